@@ -1,0 +1,134 @@
+// Package events holds the process start event model every source produces
+// and the local event store (SQLite) that the process_lineage_events table
+// reads from.
+package events
+
+import (
+	"encoding/json"
+	"strconv"
+)
+
+// Event is one process start, normalized. Its fields are the columns of
+// process_lineage_events (see extension/schema); a zero value means the
+// source did not say.
+type Event struct {
+	EID            string `json:"eid"`  // stable id: the same record always gets the same EID
+	Time           int64  `json:"time"` // unix seconds, UTC
+	Source         string `json:"source"`
+	PID            int64  `json:"pid"`
+	EntityID       string `json:"entity_id"`
+	Name           string `json:"name"`
+	Path           string `json:"path"`
+	Cmdline        string `json:"cmdline"`
+	Cwd            string `json:"cwd"`
+	Username       string `json:"username"`
+	UserSID        string `json:"user_sid"`
+	IntegrityLevel string `json:"integrity_level"`
+
+	ParentPID      int64      `json:"parent_pid"`
+	ParentEntityID string     `json:"parent_entity_id"`
+	ParentName     string     `json:"parent_name"`
+	ParentPath     string     `json:"parent_path"`
+	ParentCmdline  string     `json:"parent_cmdline"`
+	Ancestry       []Ancestor `json:"ancestry,omitempty"`
+
+	PEOriginalFileName string `json:"pe_original_file_name"`
+	PECompany          string `json:"pe_company"`
+	PEDescription      string `json:"pe_description"`
+	PEProduct          string `json:"pe_product"`
+	PEFileVersion      string `json:"pe_file_version"`
+	PEImphash          string `json:"pe_imphash"`
+	PEArch             string `json:"pe_arch"`
+	MD5                string `json:"md5"`
+	SHA1               string `json:"sha1"`
+	SHA256             string `json:"sha256"`
+
+	SignatureStatus  string `json:"signature_status"`
+	SignatureSubject string `json:"signature_subject"`
+	SignatureIssuer  string `json:"signature_issuer"`
+	// SignatureTrusted is nil when unknown.
+	SignatureTrusted *bool `json:"signature_trusted,omitempty"`
+
+	OSType string `json:"os_type"`
+
+	// HasPID and HasParentPID tell a real pid 0 (System Idle) from "unknown".
+	HasPID       bool `json:"-"`
+	HasParentPID bool `json:"-"`
+}
+
+// Ancestor is one entry of an event's known process chain.
+type Ancestor struct {
+	PID      int64  `json:"pid"`
+	EntityID string `json:"entity_id,omitempty"`
+	Name     string `json:"name,omitempty"`
+	Path     string `json:"path,omitempty"`
+	Time     int64  `json:"time,omitempty"`
+}
+
+// Row renders the event as an osquery row: every column present, every value
+// a string, unknown values empty.
+func (e *Event) Row() map[string]string {
+	r := map[string]string{
+		"eid":                   e.EID,
+		"time":                  strconv.FormatInt(e.Time, 10),
+		"source":                e.Source,
+		"pid":                   optInt(e.PID, e.HasPID),
+		"entity_id":             e.EntityID,
+		"name":                  e.Name,
+		"path":                  e.Path,
+		"cmdline":               e.Cmdline,
+		"cwd":                   e.Cwd,
+		"username":              e.Username,
+		"user_sid":              e.UserSID,
+		"integrity_level":       e.IntegrityLevel,
+		"parent_pid":            optInt(e.ParentPID, e.HasParentPID),
+		"parent_entity_id":      e.ParentEntityID,
+		"parent_name":           e.ParentName,
+		"parent_path":           e.ParentPath,
+		"parent_cmdline":        e.ParentCmdline,
+		"ancestry":              e.AncestryJSON(),
+		"pe_original_file_name": e.PEOriginalFileName,
+		"pe_company":            e.PECompany,
+		"pe_description":        e.PEDescription,
+		"pe_product":            e.PEProduct,
+		"pe_file_version":       e.PEFileVersion,
+		"pe_imphash":            e.PEImphash,
+		"pe_arch":               e.PEArch,
+		"md5":                   e.MD5,
+		"sha1":                  e.SHA1,
+		"sha256":                e.SHA256,
+		"signature_status":      e.SignatureStatus,
+		"signature_subject":     e.SignatureSubject,
+		"signature_issuer":      e.SignatureIssuer,
+		"signature_trusted":     "",
+		"os_type":               e.OSType,
+	}
+	if e.SignatureTrusted != nil {
+		if *e.SignatureTrusted {
+			r["signature_trusted"] = "1"
+		} else {
+			r["signature_trusted"] = "0"
+		}
+	}
+	return r
+}
+
+// AncestryJSON is the ancestry column: a JSON array, nearest first, or ""
+// when no ancestor is known.
+func (e *Event) AncestryJSON() string {
+	if len(e.Ancestry) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(e.Ancestry)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+func optInt(v int64, known bool) string {
+	if !known {
+		return ""
+	}
+	return strconv.FormatInt(v, 10)
+}
