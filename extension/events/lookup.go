@@ -1,0 +1,173 @@
+package events
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ByEntityID returns the start event of the process with the given entity
+// id, or nil when the store has none.
+func (s *Store) ByEntityID(ctx context.Context, id string) (*Event, error) {
+	if id == "" {
+		return nil, nil
+	}
+	return s.one(ctx, "SELECT "+s.selList+" FROM events WHERE entity_id = ? ORDER BY time DESC, seq DESC LIMIT 1", id)
+}
+
+// LatestStart returns the most recent start of pid at or before notAfter
+// (unix seconds), or nil. Lineage uses it for sources without entity ids.
+func (s *Store) LatestStart(ctx context.Context, pid int64, notAfter int64) (*Event, error) {
+	return s.one(ctx, "SELECT "+s.selList+" FROM events WHERE pid = ? AND time <= ? ORDER BY time DESC, seq DESC LIMIT 1", pid, notAfter)
+}
+
+// StartsAfter returns the first start of pid strictly after t and at or
+// before notAfter, or nil: a later start of the same pid proves the earlier
+// process was gone by then.
+func (s *Store) StartsAfter(ctx context.Context, pid int64, t, notAfter int64) (*Event, error) {
+	return s.one(ctx, "SELECT "+s.selList+" FROM events WHERE pid = ? AND time > ? AND time <= ? ORDER BY time, seq LIMIT 1", pid, t, notAfter)
+}
+
+func (s *Store) one(ctx context.Context, q string, args ...any) (*Event, error) {
+	var ev *Event
+	err := s.query(ctx, q, args, func(e *Event) error { ev = e; return nil })
+	return ev, err
+}
+
+func (s *Store) query(ctx context.Context, q string, args []any, fn func(*Event) error) error {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("events: query: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// scanEvent reads one row selected with s.selList (schema column order).
+func scanEvent(rows *sql.Rows) (*Event, error) {
+	var (
+		e                  Event
+		pid, ppid, trusted sql.NullInt64
+		ancestry           string
+	)
+	dst := []any{
+		&e.EID, &e.Time, &e.Source, &pid, &e.EntityID, &e.Name, &e.Path,
+		&e.Cmdline, &e.Cwd, &e.Username, &e.UserSID, &e.IntegrityLevel,
+		&ppid, &e.ParentEntityID, &e.ParentName, &e.ParentPath,
+		&e.ParentCmdline, &ancestry,
+		&e.PEOriginalFileName, &e.PECompany, &e.PEDescription, &e.PEProduct, &e.PEFileVersion,
+		&e.PEImphash, &e.PEArch, &e.MD5, &e.SHA1, &e.SHA256,
+		&e.SignatureStatus, &e.SignatureSubject, &e.SignatureIssuer, &trusted, &e.OSType,
+	}
+	if err := rows.Scan(dst...); err != nil {
+		return nil, fmt.Errorf("events: scan: %w", err)
+	}
+	e.PID, e.HasPID = pid.Int64, pid.Valid
+	e.ParentPID, e.HasParentPID = ppid.Int64, ppid.Valid
+	if trusted.Valid {
+		b := trusted.Int64 != 0
+		e.SignatureTrusted = &b
+	}
+	if ancestry != "" {
+		if err := json.Unmarshal([]byte(ancestry), &e.Ancestry); err != nil {
+			return nil, fmt.Errorf("events: event %s: bad ancestry: %w", e.EID, err)
+		}
+	}
+	return &e, nil
+}
+
+// Prune applies retention: events that started before now-MaxAge go, then
+// the oldest events go until the file fits MaxBytes. It returns how many
+// events were removed.
+func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
+	var removed int64
+	if s.opts.MaxAge > 0 {
+		res, err := s.db.ExecContext(ctx, "DELETE FROM events WHERE time < ?", now.Add(-s.opts.MaxAge).Unix())
+		if err != nil {
+			return 0, fmt.Errorf("events: prune by age: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		removed += n
+	}
+	if s.opts.MaxBytes > 0 {
+		for i := 0; i < 64; i++ {
+			used, err := s.usedBytes(ctx)
+			if err != nil {
+				return removed, err
+			}
+			if used <= s.opts.MaxBytes {
+				break
+			}
+			total, err := s.Count(ctx)
+			if err != nil || total == 0 {
+				return removed, err
+			}
+			// Drop the oldest tenth (at least one row) and measure again:
+			// rows differ in size, so a computed count would be a guess.
+			drop := total/10 + 1
+			res, err := s.db.ExecContext(ctx, "DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY time, seq LIMIT ?)", drop)
+			if err != nil {
+				return removed, fmt.Errorf("events: prune by size: %w", err)
+			}
+			n, _ := res.RowsAffected()
+			removed += n
+		}
+	}
+	if removed > 0 {
+		if _, err := s.db.ExecContext(ctx, "PRAGMA incremental_vacuum"); err != nil {
+			return removed, fmt.Errorf("events: vacuum: %w", err)
+		}
+	}
+	return removed, nil
+}
+
+// usedBytes is the space the database's live pages take, which is what
+// retention bounds; free pages are handed back by incremental vacuum.
+func (s *Store) usedBytes(ctx context.Context) (int64, error) {
+	var pages, free, size int64
+	if err := s.db.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
+		return 0, fmt.Errorf("events: page_count: %w", err)
+	}
+	if err := s.db.QueryRowContext(ctx, "PRAGMA freelist_count").Scan(&free); err != nil {
+		return 0, fmt.Errorf("events: freelist_count: %w", err)
+	}
+	if err := s.db.QueryRowContext(ctx, "PRAGMA page_size").Scan(&size); err != nil {
+		return 0, fmt.Errorf("events: page_size: %w", err)
+	}
+	return (pages - free) * size, nil
+}
+
+// Get returns a small value the extension keeps beside its events (an Event
+// Log bookmark, say); "" when unset.
+func (s *Store) Get(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, "SELECT v FROM kv WHERE k = ?", key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("events: get %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// Set stores a small value under key.
+func (s *Store) Set(ctx context.Context, key, value string) error {
+	_, err := s.db.ExecContext(ctx, "INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v", key, value)
+	if err != nil {
+		return fmt.Errorf("events: set %s: %w", key, err)
+	}
+	return nil
+}

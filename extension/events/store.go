@@ -1,0 +1,305 @@
+package events
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"scsweep/extension/schema"
+)
+
+// Retention defaults: what a host keeps when its config says nothing. Thirty
+// days covers the sweeper's longest offline gap we plan for; 1 GiB holds
+// roughly three million events.
+const (
+	DefaultMaxAge   = 30 * 24 * time.Hour
+	DefaultMaxBytes = 1 << 30
+)
+
+// Options configure a Store.
+type Options struct {
+	// MaxAge drops events whose start time is older than now-MaxAge.
+	// Zero means DefaultMaxAge; negative disables age retention.
+	MaxAge time.Duration
+	// MaxBytes bounds the database file; the oldest events go first.
+	// Zero means DefaultMaxBytes; negative disables size retention.
+	MaxBytes int64
+}
+
+// Store is the local event store: one SQLite file in WAL mode whose events
+// table has exactly the columns of process_lineage_events, so a row comes out
+// as it went in. It is safe for concurrent use.
+type Store struct {
+	db       *sql.DB
+	opts     Options
+	cols     []string // schema column names, in table order
+	selList  string
+	insertSQ string
+}
+
+// tableDDL is generated from the schema so the store and the table contract
+// cannot drift apart.
+func tableDDL(t *schema.Table) string {
+	var b strings.Builder
+	b.WriteString("CREATE TABLE IF NOT EXISTS events (\n  seq INTEGER PRIMARY KEY")
+	for _, c := range t.Columns {
+		typ := "TEXT"
+		if c.Type == schema.Integer || c.Type == schema.BigInt {
+			typ = "INTEGER"
+		}
+		fmt.Fprintf(&b, ",\n  %s %s", c.Name, typ)
+	}
+	b.WriteString("\n)")
+	return b.String()
+}
+
+var migrations = []string{
+	tableDDL(&schema.ProcessLineageEvents),
+	`CREATE UNIQUE INDEX IF NOT EXISTS events_eid ON events(eid)`,
+	`CREATE INDEX IF NOT EXISTS events_time ON events(time)`,
+	`CREATE INDEX IF NOT EXISTS events_pid_time ON events(pid, time)`,
+	`CREATE INDEX IF NOT EXISTS events_entity ON events(entity_id) WHERE entity_id <> ''`,
+	`CREATE INDEX IF NOT EXISTS events_parent_name ON events(parent_name COLLATE NOCASE, time)`,
+	`CREATE INDEX IF NOT EXISTS events_name ON events(name COLLATE NOCASE, time)`,
+	`CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)`,
+}
+
+// Open opens (creating when needed) the store at path.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.MaxAge == 0 {
+		opts.MaxAge = DefaultMaxAge
+	}
+	if opts.MaxBytes == 0 {
+		opts.MaxBytes = DefaultMaxBytes
+	}
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "auto_vacuum(INCREMENTAL)", "foreign_keys(ON)"} {
+		q.Add("_pragma", p)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("events: open %s: %w", path, err)
+	}
+	// One writer at a time is all SQLite allows; readers share WAL snapshots.
+	db.SetMaxOpenConns(4)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, m := range migrations {
+		if _, err := db.ExecContext(ctx, m); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("events: migrate %s: %w", path, err)
+		}
+	}
+	s := &Store{db: db, opts: opts, cols: schema.ProcessLineageEvents.ColumnNames()}
+	s.selList = strings.Join(s.cols, ", ")
+	s.insertSQ = "INSERT INTO events (" + s.selList + ") VALUES (" +
+		strings.TrimSuffix(strings.Repeat("?, ", len(s.cols)), ", ") + ") ON CONFLICT(eid) DO NOTHING"
+	return s, nil
+}
+
+// DB is the store's database, for packages that keep their own small tables
+// beside the events (first-seen times of ScreenConnect users, bookmarks).
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Insert adds events, skipping any whose EID the store already has, and
+// returns how many were new. The whole batch commits or none of it does.
+func (s *Store) Insert(ctx context.Context, evs []*Event) (int, error) {
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("events: insert: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, s.insertSQ)
+	if err != nil {
+		return 0, fmt.Errorf("events: insert: %w", err)
+	}
+	defer stmt.Close()
+	added := 0
+	args := make([]any, len(s.cols))
+	for _, ev := range evs {
+		if ev.EID == "" {
+			return 0, errors.New("events: insert: event without eid")
+		}
+		ev.args(args)
+		res, err := stmt.ExecContext(ctx, args...)
+		if err != nil {
+			return 0, fmt.Errorf("events: insert %s: %w", ev.EID, err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			added++
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("events: insert commit: %w", err)
+	}
+	return added, nil
+}
+
+// args fills dst with the event's values in schema column order. Unknown
+// numbers are NULL so that "pid unknown" never reads as pid 0.
+func (e *Event) args(dst []any) {
+	var trusted any
+	if e.SignatureTrusted != nil {
+		trusted = boolInt(*e.SignatureTrusted)
+	}
+	vals := [...]any{
+		e.EID, e.Time, e.Source, nullInt(e.PID, e.HasPID), e.EntityID, e.Name, e.Path,
+		e.Cmdline, e.Cwd, e.Username, e.UserSID, e.IntegrityLevel,
+		nullInt(e.ParentPID, e.HasParentPID), e.ParentEntityID, e.ParentName, e.ParentPath,
+		e.ParentCmdline, e.AncestryJSON(),
+		e.PEOriginalFileName, e.PECompany, e.PEDescription, e.PEProduct, e.PEFileVersion,
+		e.PEImphash, e.PEArch, e.MD5, e.SHA1, e.SHA256,
+		e.SignatureStatus, e.SignatureSubject, e.SignatureIssuer, trusted, e.OSType,
+	}
+	copy(dst, vals[:])
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func nullInt(v int64, known bool) any {
+	if !known {
+		return nil
+	}
+	return v
+}
+
+// Op is a comparison the store can evaluate for a pushed-down constraint.
+type Op string
+
+// The operators osquery hands to a table that the store applies itself.
+const (
+	OpEq   Op = "="
+	OpGt   Op = ">"
+	OpGe   Op = ">="
+	OpLt   Op = "<"
+	OpLe   Op = "<="
+	OpLike Op = "LIKE"
+)
+
+// Constraint narrows a query on one column. Value is the expression as
+// osquery passes it: always a string, converted to the column's type here.
+type Constraint struct {
+	Column string
+	Op     Op
+	Value  string
+}
+
+// Filterable lists the columns whose constraints the store evaluates.
+var Filterable = map[string]bool{"time": true, "eid": true, "pid": true, "name": true, "parent_name": true}
+
+// Filter is a conjunction of constraints plus an optional row limit.
+type Filter struct {
+	Constraints []Constraint
+	Limit       int
+}
+
+func (f Filter) where() (string, []any, error) {
+	if len(f.Constraints) == 0 {
+		return "", nil, nil
+	}
+	parts := make([]string, 0, len(f.Constraints))
+	args := make([]any, 0, len(f.Constraints))
+	for _, c := range f.Constraints {
+		if !Filterable[c.Column] {
+			return "", nil, fmt.Errorf("events: column %q cannot be filtered by the store", c.Column)
+		}
+		switch c.Op {
+		case OpEq, OpGt, OpGe, OpLt, OpLe, OpLike:
+		default:
+			return "", nil, fmt.Errorf("events: operator %q not supported", c.Op)
+		}
+		var v any = c.Value
+		if c.Column == "time" || c.Column == "pid" {
+			if c.Op == OpLike {
+				return "", nil, fmt.Errorf("events: LIKE on numeric column %s", c.Column)
+			}
+			n, err := strconv.ParseFloat(strings.TrimSpace(c.Value), 64)
+			if err != nil {
+				return "", nil, fmt.Errorf("events: constraint %s %s %q: not a number", c.Column, c.Op, c.Value)
+			}
+			v = n
+		}
+		col := c.Column
+		if c.Op == OpLike {
+			// Matches osquery's (SQLite's) LIKE and lets the NOCASE index serve it.
+			col += " COLLATE NOCASE"
+		}
+		parts = append(parts, col+" "+string(c.Op)+" ?")
+		args = append(args, v)
+	}
+	return " WHERE " + strings.Join(parts, " AND "), args, nil
+}
+
+// Rows calls fn for each event matching f, in start-time order, as an
+// osquery row (every column present, values as strings, unknown empty). fn
+// must not keep the map after it returns if it wants to save allocations;
+// today each row is a fresh map, which the table plugin hands to thrift.
+func (s *Store) Rows(ctx context.Context, f Filter, fn func(map[string]string) error) error {
+	where, args, err := f.where()
+	if err != nil {
+		return err
+	}
+	q := "SELECT " + s.selList + " FROM events" + where + " ORDER BY time, seq"
+	if f.Limit > 0 {
+		q += " LIMIT " + strconv.Itoa(f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("events: query: %w", err)
+	}
+	defer rows.Close()
+	vals := make([]sql.RawBytes, len(s.cols))
+	ptrs := make([]any, len(s.cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return fmt.Errorf("events: scan: %w", err)
+		}
+		row := make(map[string]string, len(s.cols))
+		for i, c := range s.cols {
+			row[c] = string(vals[i])
+		}
+		if err := fn(row); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("events: query: %w", err)
+	}
+	return nil
+}
+
+// Count returns how many events the store holds.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM events").Scan(&n)
+	return n, err
+}
+
+// Oldest returns the start time of the oldest event kept, 0 when empty: the
+// sweeper cannot recover a gap older than this.
+func (s *Store) Oldest(ctx context.Context) (int64, error) {
+	var n sql.NullInt64
+	err := s.db.QueryRowContext(ctx, "SELECT min(time) FROM events").Scan(&n)
+	return n.Int64, err
+}
