@@ -192,20 +192,26 @@ const (
 	OpLt   Op = "<"
 	OpLe   Op = "<="
 	OpLike Op = "LIKE"
+	OpIn   Op = "IN"
 )
 
-// Constraint narrows a query on one column. Value is the expression as
-// osquery passes it: always a string, converted to the column's type here.
+// Constraint narrows a query on one column. Value (Values for OpIn) is the
+// expression as osquery passes it: always a string, converted to the
+// column's type here.
 type Constraint struct {
 	Column string
 	Op     Op
 	Value  string
+	Values []string
 }
 
 // Filterable lists the columns whose constraints the store evaluates.
 var Filterable = map[string]bool{"time": true, "eid": true, "pid": true, "name": true, "parent_name": true}
 
-// Filter is a conjunction of constraints plus an optional row limit.
+// Filter is a conjunction of constraints plus an optional row limit. The
+// store may return more than a filter asks, never less: name and
+// parent_name compare case-insensitively (a query may use COLLATE NOCASE,
+// which osquery does not pass to a table), and osquery filters again.
 type Filter struct {
 	Constraints []Constraint
 	Limit       int
@@ -221,29 +227,48 @@ func (f Filter) where() (string, []any, error) {
 		if !Filterable[c.Column] {
 			return "", nil, fmt.Errorf("events: column %q cannot be filtered by the store", c.Column)
 		}
+		numeric := c.Column == "time" || c.Column == "pid"
 		switch c.Op {
-		case OpEq, OpGt, OpGe, OpLt, OpLe, OpLike:
+		case OpEq, OpIn:
+		case OpGt, OpGe, OpLt, OpLe:
+			// Ranges on names would depend on collation; only numbers get them.
+			if !numeric {
+				return "", nil, fmt.Errorf("events: range constraint on text column %s", c.Column)
+			}
+		case OpLike:
+			if numeric {
+				return "", nil, fmt.Errorf("events: LIKE on numeric column %s", c.Column)
+			}
 		default:
 			return "", nil, fmt.Errorf("events: operator %q not supported", c.Op)
 		}
-		var v any = c.Value
-		if c.Column == "time" || c.Column == "pid" {
-			if c.Op == OpLike {
-				return "", nil, fmt.Errorf("events: LIKE on numeric column %s", c.Column)
+		values := c.Values
+		if c.Op != OpIn {
+			values = []string{c.Value}
+		}
+		if len(values) == 0 {
+			return "", nil, fmt.Errorf("events: %s IN needs at least one value", c.Column)
+		}
+		for _, s := range values {
+			if !numeric {
+				args = append(args, s)
+				continue
 			}
-			n, err := strconv.ParseFloat(strings.TrimSpace(c.Value), 64)
+			n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 			if err != nil {
-				return "", nil, fmt.Errorf("events: constraint %s %s %q: not a number", c.Column, c.Op, c.Value)
+				return "", nil, fmt.Errorf("events: constraint %s %s %q: not a number", c.Column, c.Op, s)
 			}
-			v = n
+			args = append(args, n)
 		}
 		col := c.Column
-		if c.Op == OpLike {
-			// Matches osquery's (SQLite's) LIKE and lets the NOCASE index serve it.
-			col += " COLLATE NOCASE"
+		if c.Column == "name" || c.Column == "parent_name" {
+			col += " COLLATE NOCASE" // and the NOCASE index serves it
 		}
-		parts = append(parts, col+" "+string(c.Op)+" ?")
-		args = append(args, v)
+		if c.Op == OpIn {
+			parts = append(parts, col+" IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(values)), ", ")+")")
+		} else {
+			parts = append(parts, col+" "+string(c.Op)+" ?")
+		}
 	}
 	return " WHERE " + strings.Join(parts, " AND "), args, nil
 }

@@ -101,13 +101,15 @@ func TestFilters(t *testing.T) {
 		f    Filter
 		want []string // eids
 	}{
-		{"time range", Filter{Constraints: []Constraint{{"time", OpGe, "150"}, {"time", OpLt, "180"}}}, []string{"eid-5", "eid-6", "eid-7"}},
-		{"time equal", Filter{Constraints: []Constraint{{"time", OpEq, "120"}}}, []string{"eid-2"}},
-		{"time gt le", Filter{Constraints: []Constraint{{"time", OpGt, "170"}, {"time", OpLe, "190"}}}, []string{"eid-8", "eid-9"}},
-		{"eid", Filter{Constraints: []Constraint{{"eid", OpEq, "eid-4"}}}, []string{"eid-4"}},
-		{"pid", Filter{Constraints: []Constraint{{"pid", OpEq, "1002"}}}, []string{"eid-2"}},
-		{"parent name case sensitive", Filter{Constraints: []Constraint{{"parent_name", OpEq, "EXPLORER.EXE"}}}, nil},
-		{"parent name like folds case", Filter{Constraints: []Constraint{{"parent_name", OpLike, "EXPLORER.%"}}}, []string{"eid-3"}},
+		{"time range", Filter{Constraints: []Constraint{{Column: "time", Op: OpGe, Value: "150"}, {Column: "time", Op: OpLt, Value: "180"}}}, []string{"eid-5", "eid-6", "eid-7"}},
+		{"time equal", Filter{Constraints: []Constraint{{Column: "time", Op: OpEq, Value: "120"}}}, []string{"eid-2"}},
+		{"time gt le", Filter{Constraints: []Constraint{{Column: "time", Op: OpGt, Value: "170"}, {Column: "time", Op: OpLe, Value: "190"}}}, []string{"eid-8", "eid-9"}},
+		{"eid", Filter{Constraints: []Constraint{{Column: "eid", Op: OpEq, Value: "eid-4"}}}, []string{"eid-4"}},
+		{"pid", Filter{Constraints: []Constraint{{Column: "pid", Op: OpEq, Value: "1002"}}}, []string{"eid-2"}},
+		{"parent name equality folds case", Filter{Constraints: []Constraint{{Column: "parent_name", Op: OpEq, Value: "EXPLORER.EXE"}}}, []string{"eid-3"}},
+		{"parent name like folds case", Filter{Constraints: []Constraint{{Column: "parent_name", Op: OpLike, Value: "EXPLORER.%"}}}, []string{"eid-3"}},
+		{"pid in", Filter{Constraints: []Constraint{{Column: "pid", Op: OpIn, Values: []string{"1001", "1007", "5"}}}}, []string{"eid-1", "eid-7"}},
+		{"eid is exact", Filter{Constraints: []Constraint{{Column: "eid", Op: OpEq, Value: "EID-4"}}}, nil},
 		{"limit", Filter{Limit: 2}, []string{"eid-0", "eid-1"}},
 	}
 	for _, tc := range cases {
@@ -126,10 +128,12 @@ func TestFilters(t *testing.T) {
 func TestFilterRejectsBadInput(t *testing.T) {
 	s, _ := openTemp(t, Options{})
 	for _, f := range []Filter{
-		{Constraints: []Constraint{{"cmdline", OpEq, "x"}}},
-		{Constraints: []Constraint{{"time", OpGe, "yesterday"}}},
-		{Constraints: []Constraint{{"time", OpLike, "1%"}}},
-		{Constraints: []Constraint{{"name", "GLOB", "x"}}},
+		{Constraints: []Constraint{{Column: "cmdline", Op: OpEq, Value: "x"}}},
+		{Constraints: []Constraint{{Column: "time", Op: OpGe, Value: "yesterday"}}},
+		{Constraints: []Constraint{{Column: "time", Op: OpLike, Value: "1%"}}},
+		{Constraints: []Constraint{{Column: "name", Op: "GLOB", Value: "x"}}},
+		{Constraints: []Constraint{{Column: "pid", Op: OpIn}}},
+		{Constraints: []Constraint{{Column: "name", Op: OpGt, Value: "a"}}},
 	} {
 		if err := s.Rows(context.Background(), f, func(map[string]string) error { return nil }); err == nil {
 			t.Errorf("Rows(%+v): got nil error, want one", f)
@@ -206,7 +210,7 @@ func TestPruneBySize(t *testing.T) {
 	if oldest == 0 {
 		t.Fatalf("oldest events should be the ones removed; oldest kept is %d", oldest)
 	}
-	newest := collect(t, s, Filter{Constraints: []Constraint{{"time", OpEq, "2999"}}})
+	newest := collect(t, s, Filter{Constraints: []Constraint{{Column: "time", Op: OpEq, Value: "2999"}}})
 	if len(newest) != 1 {
 		t.Fatalf("newest event lost by size retention")
 	}
