@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 )
 
 // command is one scsweep.ext subcommand. Each lives in its own cmd_*.go file and
@@ -34,6 +35,11 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	// osqueryd starts an extension with flags only (--socket PATH --timeout N
+	// --interval N --verbose): that is the serve command.
+	if strings.HasPrefix(args[0], "-") {
+		return commands["serve"].run(args, stdout, stderr)
+	}
 	c, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "scsweep.ext: unknown command %q\n", args[0])
@@ -44,7 +50,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: scsweep.ext COMMAND [flags] [args]")
+	fmt.Fprintln(w, "usage: scsweep.ext [serve] --socket PATH [--timeout N] [--interval N] [--verbose] [--config FILE]")
+	fmt.Fprintln(w, "       scsweep.ext COMMAND [flags] [args]")
 	fmt.Fprintln(w, "commands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"scsweep/extension/tables"
+)
+
+func init() {
+	register("query", "run osquery SQL over the extension's tables without osqueryd", runQuery)
+}
+
+func runQuery(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("query", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	asJSON := fs.Bool("json", false, "print one JSON object per row instead of a table")
+	if code, ok := parse(fs, args, stderr); !ok {
+		return code
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "usage: scsweep.ext query [--events-db FILE] SQL")
+		return 2
+	}
+	cfg, err := c.load()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	store, err := openStore(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer store.Close()
+	eng, err := tables.NewEngine(allTables(cfg, store)...)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer eng.Close()
+	res, err := eng.Query(context.Background(), strings.Join(fs.Args(), " "))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	write := writeTable
+	if *asJSON {
+		write = writeNDJSON
+	}
+	if err := write(stdout, res); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// writeNDJSON prints each row as a JSON object with keys in select order.
+func writeNDJSON(w io.Writer, res *tables.Result) error {
+	var b bytes.Buffer
+	for _, row := range res.Rows {
+		b.Reset()
+		b.WriteByte('{')
+		for i, col := range res.Columns {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			k, _ := json.Marshal(col)
+			v, _ := json.Marshal(row[i])
+			b.Write(k)
+			b.WriteByte(':')
+			b.Write(v)
+		}
+		b.WriteString("}\n")
+		if _, err := w.Write(b.Bytes()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeTable prints the rows as an aligned text table for people.
+func writeTable(w io.Writer, res *tables.Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(res.Columns, "\t"))
+	for _, row := range res.Rows {
+		cells := make([]string, len(row))
+		for i, v := range row {
+			cells[i] = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(v)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	return tw.Flush()
+}

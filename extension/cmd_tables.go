@@ -1,0 +1,24 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+
+	"scsweep/extension/config"
+	"scsweep/extension/tables"
+)
+
+func init() {
+	register("tables", "print the osquery table specs as JSON", runTables)
+}
+
+func runTables(args []string, stdout, stderr io.Writer) int {
+	// Specs need no store: nil is never dereferenced by spec generation.
+	specs := tables.Specs(allTables(config.Default(), nil))
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(specs); err != nil {
+		return 1
+	}
+	return 0
+}
