@@ -48,6 +48,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	defer store.Close()
 
+	// Without a bound, stopping waits for osqueryd to close every connection;
+	// a shutdown request must end the process even if one lingers.
+	thrift.ServerStopTimeout = 2 * time.Second
 	srv, err := osquery.NewExtensionManagerServer("scsweep", *socket,
 		osquery.ServerTimeout(time.Duration(*timeout)*time.Second),
 		osquery.ServerPingInterval(time.Duration(*interval)*time.Second),

@@ -90,7 +90,7 @@ func (f *fakeOsqueryd) GetQueryColumns(context.Context, string) (*osquery.Extens
 	return &osquery.ExtensionResponse{Status: &osquery.ExtensionStatus{Code: 1, Message: "no SQL here"}}, nil
 }
 
-func startFakeOsqueryd(t *testing.T, sock string) *fakeOsqueryd {
+func startFakeOsqueryd(t testing.TB, sock string) *fakeOsqueryd {
 	t.Helper()
 	f := &fakeOsqueryd{registered: make(chan struct{}), deregistered: make(chan struct{})}
 	st, err := transport.OpenServer(sock, time.Second)
@@ -112,7 +112,7 @@ func startFakeOsqueryd(t *testing.T, sock string) *fakeOsqueryd {
 }
 
 // shortDir is a temp dir whose socket paths fit osquery's 97-byte limit.
-func shortDir(t *testing.T) string {
+func shortDir(t testing.TB) string {
 	t.Helper()
 	d, err := os.MkdirTemp("", "sx")
 	if err != nil {
@@ -122,7 +122,7 @@ func shortDir(t *testing.T) string {
 	return d
 }
 
-func seedStore(t *testing.T, path string, evs []*events.Event) {
+func seedStore(t testing.TB, path string, evs []*events.Event) {
 	t.Helper()
 	s, err := events.Open(path, events.Options{MaxAge: -1, MaxBytes: -1})
 	if err != nil {
@@ -176,7 +176,7 @@ type extension struct {
 }
 
 // startExtension runs the real binary the way osqueryd autoloads it.
-func startExtension(t *testing.T, sock, eventsDB string) (*extension, *fakeOsqueryd) {
+func startExtension(t testing.TB, sock, eventsDB string) (*extension, *fakeOsqueryd) {
 	t.Helper()
 	f := startFakeOsqueryd(t, sock)
 	cmd := exec.Command(extBinary, "--socket", sock, "--timeout", "3", "--interval", "3", "--verbose",
@@ -207,12 +207,13 @@ func startExtension(t *testing.T, sock, eventsDB string) (*extension, *fakeOsque
 	if err != nil {
 		t.Fatalf("connecting to the extension: %v\n%s", err, e.stderr)
 	}
-	e.trans = trans
-	e.client = osquery.NewExtensionClientFactory(trans, thrift.NewTBinaryProtocolFactoryDefault())
+	// osqueryd wraps its extension sockets in a buffered transport too.
+	e.trans = thrift.NewTBufferedTransport(trans, 64<<10)
+	e.client = osquery.NewExtensionClientFactory(e.trans, thrift.NewTBinaryProtocolFactoryDefault())
 	return e, f
 }
 
-func (e *extension) generate(t *testing.T, tableName, ctxJSON string) []map[string]string {
+func (e *extension) generate(t testing.TB, tableName, ctxJSON string) []map[string]string {
 	t.Helper()
 	resp, err := e.client.Call(context.Background(), "table", tableName,
 		osquery.ExtensionPluginRequest{"action": "generate", "context": ctxJSON})

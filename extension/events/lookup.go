@@ -15,20 +15,20 @@ func (s *Store) ByEntityID(ctx context.Context, id string) (*Event, error) {
 	if id == "" {
 		return nil, nil
 	}
-	return s.one(ctx, "SELECT "+s.selList+" FROM events WHERE entity_id = ? ORDER BY time DESC, seq DESC LIMIT 1", id)
+	return s.one(ctx, "SELECT row FROM events WHERE entity_id = ? ORDER BY time DESC, seq DESC LIMIT 1", id)
 }
 
 // LatestStart returns the most recent start of pid at or before notAfter
 // (unix seconds), or nil. Lineage uses it for sources without entity ids.
 func (s *Store) LatestStart(ctx context.Context, pid int64, notAfter int64) (*Event, error) {
-	return s.one(ctx, "SELECT "+s.selList+" FROM events WHERE pid = ? AND time <= ? ORDER BY time DESC, seq DESC LIMIT 1", pid, notAfter)
+	return s.one(ctx, "SELECT row FROM events WHERE pid = ? AND time <= ? ORDER BY time DESC, seq DESC LIMIT 1", pid, notAfter)
 }
 
 // StartsAfter returns the first start of pid strictly after t and at or
 // before notAfter, or nil: a later start of the same pid proves the earlier
 // process was gone by then.
 func (s *Store) StartsAfter(ctx context.Context, pid int64, t, notAfter int64) (*Event, error) {
-	return s.one(ctx, "SELECT "+s.selList+" FROM events WHERE pid = ? AND time > ? AND time <= ? ORDER BY time, seq LIMIT 1", pid, t, notAfter)
+	return s.one(ctx, "SELECT row FROM events WHERE pid = ? AND time > ? AND time <= ? ORDER BY time, seq LIMIT 1", pid, t, notAfter)
 }
 
 func (s *Store) one(ctx context.Context, q string, args ...any) (*Event, error) {
@@ -55,38 +55,19 @@ func (s *Store) query(ctx context.Context, q string, args []any, fn func(*Event)
 	return rows.Err()
 }
 
-// scanEvent reads one row selected with s.selList (schema column order).
 func scanEvent(rows *sql.Rows) (*Event, error) {
-	var (
-		e                  Event
-		pid, ppid, trusted sql.NullInt64
-		ancestry           string
-	)
-	dst := []any{
-		&e.EID, &e.Time, &e.Source, &pid, &e.EntityID, &e.Name, &e.Path,
-		&e.Cmdline, &e.Cwd, &e.Username, &e.UserSID, &e.IntegrityLevel,
-		&ppid, &e.ParentEntityID, &e.ParentName, &e.ParentPath,
-		&e.ParentCmdline, &ancestry,
-		&e.PEOriginalFileName, &e.PECompany, &e.PEDescription, &e.PEProduct, &e.PEFileVersion,
-		&e.PEImphash, &e.PEArch, &e.MD5, &e.SHA1, &e.SHA256,
-		&e.SignatureStatus, &e.SignatureSubject, &e.SignatureIssuer, &trusted, &e.OSType,
-	}
-	if err := rows.Scan(dst...); err != nil {
+	var blob sql.RawBytes
+	if err := rows.Scan(&blob); err != nil {
 		return nil, fmt.Errorf("events: scan: %w", err)
 	}
-	e.PID, e.HasPID = pid.Int64, pid.Valid
-	e.ParentPID, e.HasParentPID = ppid.Int64, ppid.Valid
-	if trusted.Valid {
-		b := trusted.Int64 != 0
-		e.SignatureTrusted = &b
+	row, err := decodeRow(blob)
+	if err != nil {
+		return nil, err
 	}
-	if ancestry != "" {
-		if err := json.Unmarshal([]byte(ancestry), &e.Ancestry); err != nil {
-			return nil, fmt.Errorf("events: event %s: bad ancestry: %w", e.EID, err)
-		}
-	}
-	return &e, nil
+	return FromRow(row)
 }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
 
 // Prune applies retention: events that started before now-MaxAge go, then
 // the oldest events go until the file fits MaxBytes. It returns how many

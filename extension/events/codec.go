@@ -1,0 +1,104 @@
+package events
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"scsweep/extension/schema"
+)
+
+var rowColumns = schema.ProcessLineageEvents.ColumnNames()
+
+// encodeRow appends the row's values in schema column order, each as a
+// uvarint length and its bytes. The column list is the schema's, so a row
+// stored by this version decodes into exactly the table's columns.
+func encodeRow(dst []byte, row map[string]string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(rowColumns)))
+	for _, c := range rowColumns {
+		v := row[c]
+		dst = binary.AppendUvarint(dst, uint64(len(v)))
+		dst = append(dst, v...)
+	}
+	return dst
+}
+
+var errCorrupt = errors.New("events: corrupt stored row")
+
+// decodeRow rebuilds the osquery row. All values share one string, so a row
+// costs two allocations plus the map.
+func decodeRow(blob []byte) (map[string]string, error) {
+	n, k := binary.Uvarint(blob)
+	if k <= 0 || n > uint64(len(rowColumns)) {
+		return nil, errCorrupt
+	}
+	s := string(blob[k:])
+	off := 0
+	row := make(map[string]string, len(rowColumns))
+	for i := 0; i < int(n); i++ {
+		l, k := binary.Uvarint(blob[len(blob)-len(s)+off:])
+		if k <= 0 || uint64(len(s)-off-k) < l {
+			return nil, errCorrupt
+		}
+		off += k
+		row[rowColumns[i]] = s[off : off+int(l)]
+		off += int(l)
+	}
+	// Columns added to the schema after the row was stored read as unknown.
+	for _, c := range rowColumns[n:] {
+		row[c] = ""
+	}
+	return row, nil
+}
+
+// FromRow is the inverse of Event.Row.
+func FromRow(row map[string]string) (*Event, error) {
+	e := &Event{
+		EID: row["eid"], Source: row["source"], EntityID: row["entity_id"], Name: row["name"],
+		Path: row["path"], Cmdline: row["cmdline"], Cwd: row["cwd"], Username: row["username"],
+		UserSID: row["user_sid"], IntegrityLevel: row["integrity_level"],
+		ParentEntityID: row["parent_entity_id"], ParentName: row["parent_name"],
+		ParentPath: row["parent_path"], ParentCmdline: row["parent_cmdline"],
+		PEOriginalFileName: row["pe_original_file_name"], PECompany: row["pe_company"],
+		PEDescription: row["pe_description"], PEProduct: row["pe_product"],
+		PEFileVersion: row["pe_file_version"], PEImphash: row["pe_imphash"], PEArch: row["pe_arch"],
+		MD5: row["md5"], SHA1: row["sha1"], SHA256: row["sha256"],
+		SignatureStatus: row["signature_status"], SignatureSubject: row["signature_subject"],
+		SignatureIssuer: row["signature_issuer"], OSType: row["os_type"],
+	}
+	var err error
+	num := func(col string, dst *int64, known *bool) {
+		v := row[col]
+		if v == "" || err != nil {
+			return
+		}
+		*dst, err = strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			err = fmt.Errorf("events: %s %q: %w", col, v, err)
+		}
+		if known != nil {
+			*known = true
+		}
+	}
+	num("time", &e.Time, nil)
+	num("pid", &e.PID, &e.HasPID)
+	num("parent_pid", &e.ParentPID, &e.HasParentPID)
+	if err != nil {
+		return nil, err
+	}
+	switch row["signature_trusted"] {
+	case "1":
+		t := true
+		e.SignatureTrusted = &t
+	case "0":
+		f := false
+		e.SignatureTrusted = &f
+	}
+	if a := row["ancestry"]; a != "" {
+		if err := jsonUnmarshal(a, &e.Ancestry); err != nil {
+			return nil, fmt.Errorf("events: event %s: bad ancestry: %w", e.EID, err)
+		}
+	}
+	return e, nil
+}
