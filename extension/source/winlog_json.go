@@ -142,4 +142,3 @@ func xmlish(m map[string]any, el, attr string) string {
 	}
 	return ""
 }
-
