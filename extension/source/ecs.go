@@ -72,8 +72,11 @@ func ecsEvent(doc map[string]any) (*events.Event, string) {
 	case "sysmon", "security":
 		// A Windows Event Log record is from Windows wherever it was
 		// shipped from, and its user.id is the event writer, not the
-		// process owner.
+		// process owner. User is DOMAIN\name, as the record itself says.
 		ev.OSType = "windows"
+		if d := str(doc, "user.domain"); d != "" && ev.Username != "" && !strings.Contains(ev.Username, `\`) {
+			ev.Username = d + `\` + ev.Username
+		}
 	default:
 		ev.UserSID = str(doc, "user.id")
 	}

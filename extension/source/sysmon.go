@@ -175,7 +175,9 @@ func setSysmonHashes(ev *events.Event, h string) {
 			continue
 		}
 		v = strings.ToLower(strings.TrimSpace(v))
-		if strings.Trim(v, "0") == "" {
+		if strings.Trim(v, "0") == "" || !allHex(v) {
+			// All zeros is Sysmon's "not computed"; "-" or other non-hex
+			// text is not a hash.
 			continue
 		}
 		switch strings.ToUpper(strings.TrimSpace(k)) {
@@ -189,4 +191,13 @@ func setSysmonHashes(ev *events.Event, h string) {
 			ev.PEImphash = v
 		}
 	}
+}
+
+func allHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isHex(s[i]) {
+			return false
+		}
+	}
+	return true
 }
