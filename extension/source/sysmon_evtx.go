@@ -32,6 +32,9 @@ var evtxMagic = []byte("ElfFile\x00")
 const (
 	evtxChunkSize       = 64 << 10
 	evtxFileHeaderBytes = 4096
+	// evtxChunkHeaderBytes is the chunk header and its string and template
+	// tables: the first record starts there.
+	evtxChunkHeaderBytes = 512
 	reasonEVTXCorrupt   = "corrupt EVTX record"
 	reasonEVTXTruncated = "truncated EVTX chunk"
 )
@@ -83,19 +86,20 @@ func readEVTX(ctx context.Context, r io.Reader, s *sink) error {
 			}
 			return fmt.Errorf("read evtx chunk: %w", err)
 		}
-		truncated := n < evtxChunkSize
 		clear(buf[n:])
-		if err := readEVTXChunk(buf, truncated, s); err != nil {
+		if err := readEVTXChunk(buf, n, s); err != nil {
 			return err
 		}
-		if truncated {
+		if n < evtxChunkSize {
 			return nil
 		}
 	}
 }
 
-// readEVTXChunk imports the records of one 64 KiB chunk.
-func readEVTXChunk(chunk []byte, truncated bool, s *sink) error {
+// readEVTXChunk imports the records of one 64 KiB chunk, of which only the
+// first valid bytes were in the file (the rest is zeros).
+func readEVTXChunk(chunk []byte, valid int, s *sink) error {
+	truncated := valid < len(chunk)
 	if !bytes.HasPrefix(chunk, []byte("ElfChnk\x00")) {
 		// Unused space at the end of a log is zeros; anything else is a
 		// chunk whose header is gone, with an unknown number of records.
@@ -105,12 +109,27 @@ func readEVTXChunk(chunk []byte, truncated bool, s *sink) error {
 		return nil
 	}
 	records, expected, reason := parseEVTXChunk(chunk)
+	if expected == 0 {
+		if truncated {
+			reason = reasonEVTXTruncated
+		}
+		s.skip(reason)
+		return nil
+	}
 	if truncated && reason == "" && len(records) < expected {
 		reason = reasonEVTXTruncated
 	}
+	// Records follow each other from the end of the chunk header; one that
+	// reaches past the end of a cut file was parsed from padding.
+	off := evtxChunkHeaderBytes
 	for _, rec := range records {
 		if err := s.done(); err != nil {
 			return err
+		}
+		off += int(rec.Header.Size)
+		if off > valid {
+			s.skip(reasonEVTXTruncated)
+			continue
 		}
 		wr, why := evtxRecord(rec)
 		if why != "" {
