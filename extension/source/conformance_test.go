@@ -23,12 +23,12 @@ import (
 // field of the document our row turns into, except the differences listed
 // here, which are deliberate.
 var knownDifferences = map[string]string{
-	"event.id":          "our event.id is the row's eid, derived from the record's own id (documented in package source)",
-	"user.id":           "Sysmon's Security UserID is the event writer (SYSTEM), not the process owner: user_sid stays empty",
-	"user.name":         "username keeps DOMAIN\\name as the Sysmon User field gives it; Elastic splits it into user.domain and user.name",
-	"process.entity_id": "Sysmon process GUIDs are written {UPPER-CASE} whatever the rendering, so XML, EVTX and JSON renderings agree",
+	"event.id":                 "our event.id is the row's eid, derived from the record's own id (documented in package source)",
+	"user.id":                  "Sysmon's Security UserID is the event writer (SYSTEM), not the process owner: user_sid stays empty",
+	"user.name":                "username keeps DOMAIN\\name as the Sysmon User field gives it; Elastic splits it into user.domain and user.name",
+	"process.entity_id":        "Sysmon process GUIDs are written {UPPER-CASE} whatever the rendering, so XML, EVTX and JSON renderings agree",
 	"process.parent.entity_id": "as process.entity_id",
-	"@timestamp":        "the time column is in whole seconds: compared at second precision",
+	"@timestamp":               "the time column is in whole seconds: compared at second precision",
 }
 
 // flatten turns a nested document into dotted field → value.

@@ -35,8 +35,8 @@ const (
 	// evtxChunkHeaderBytes is the chunk header and its string and template
 	// tables: the first record starts there.
 	evtxChunkHeaderBytes = 512
-	reasonEVTXCorrupt   = "corrupt EVTX record"
-	reasonEVTXTruncated = "truncated EVTX chunk"
+	reasonEVTXCorrupt    = "corrupt EVTX record"
+	reasonEVTXTruncated  = "truncated EVTX chunk"
 )
 
 // readEVTX reads every chunk of an .evtx file. Each chunk is parsed alone
