@@ -1,0 +1,132 @@
+package lineage
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"scsweep/extension/events"
+)
+
+// Memory is a Finder over starts held in memory: the tests' store, and the
+// one an import uses to resolve parents within the batch it has not yet
+// written. It is safe for concurrent use.
+type Memory struct {
+	mu       sync.RWMutex
+	byEID    map[string]bool
+	byEntity map[string]*events.Event
+	byPID    map[int64][]*events.Event // each sorted by Time, oldest first
+}
+
+var _ Finder = (*Memory)(nil)
+
+// NewMemory returns an empty Memory.
+func NewMemory() *Memory {
+	return &Memory{
+		byEID:    map[string]bool{},
+		byEntity: map[string]*events.Event{},
+		byPID:    map[int64][]*events.Event{},
+	}
+}
+
+// Add records a start. A start whose eid is already known is ignored, so
+// adding a re-imported record changes nothing. Starts without a pid are
+// found by entity id only.
+func (m *Memory) Add(ev *events.Event) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ev.EID != "" {
+		if m.byEID[ev.EID] {
+			return
+		}
+		m.byEID[ev.EID] = true
+	}
+	if ev.EntityID != "" {
+		if _, ok := m.byEntity[ev.EntityID]; !ok {
+			m.byEntity[ev.EntityID] = ev
+		}
+	}
+	if !ev.HasPID {
+		return
+	}
+	list := m.byPID[ev.PID]
+	// Insert after every start at the same time, so among equal times
+	// the one added last is the latest.
+	i := sort.Search(len(list), func(i int) bool { return list[i].Time > ev.Time })
+	list = append(list, nil)
+	copy(list[i+1:], list[i:])
+	list[i] = ev
+	m.byPID[ev.PID] = list
+}
+
+// Len is the number of starts held.
+func (m *Memory) Len() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n := 0
+	for _, l := range m.byPID {
+		n += len(l)
+	}
+	for _, ev := range m.byEntity {
+		if !ev.HasPID {
+			n++
+		}
+	}
+	return n
+}
+
+// ByEntityID implements Finder.
+func (m *Memory) ByEntityID(ctx context.Context, id string) (*events.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.byEntity[id], nil
+}
+
+// LatestStart implements Finder.
+func (m *Memory) LatestStart(ctx context.Context, pid int64, notAfter int64) (*events.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	list := m.byPID[pid]
+	i := sort.Search(len(list), func(i int) bool { return list[i].Time > notAfter })
+	if i == 0 {
+		return nil, nil
+	}
+	return list[i-1], nil
+}
+
+// Chain is a Finder over several: an entity id is looked up in each in turn,
+// and the latest start of a pid is the latest any of them holds. An import
+// chains its batch's Memory before the store.
+func Chain(finders ...Finder) Finder { return chain(finders) }
+
+type chain []Finder
+
+func (c chain) ByEntityID(ctx context.Context, id string) (*events.Event, error) {
+	for _, f := range c {
+		ev, err := f.ByEntityID(ctx, id)
+		if err != nil || ev != nil {
+			return ev, err
+		}
+	}
+	return nil, nil
+}
+
+func (c chain) LatestStart(ctx context.Context, pid int64, notAfter int64) (*events.Event, error) {
+	var best *events.Event
+	for _, f := range c {
+		ev, err := f.LatestStart(ctx, pid, notAfter)
+		if err != nil {
+			return nil, err
+		}
+		if ev != nil && (best == nil || ev.Time > best.Time) {
+			best = ev
+		}
+	}
+	return best, nil
+}
