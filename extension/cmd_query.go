@@ -86,6 +86,10 @@ func writeNDJSON(w io.Writer, res *tables.Result) error {
 	return nil
 }
 
+// maxCell keeps one long command line from pushing a table off the screen;
+// --json prints values whole.
+const maxCell = 100
+
 // writeTable prints the rows as an aligned text table for people.
 func writeTable(w io.Writer, res *tables.Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -93,7 +97,11 @@ func writeTable(w io.Writer, res *tables.Result) error {
 	for _, row := range res.Rows {
 		cells := make([]string, len(row))
 		for i, v := range row {
-			cells[i] = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(v)
+			v = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(v)
+			if r := []rune(v); len(r) > maxCell {
+				v = string(r[:maxCell-1]) + "…"
+			}
+			cells[i] = v
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}

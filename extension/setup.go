@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -73,3 +74,7 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok bool
 	}
 	return 0, true
 }
+
+// enricher is the PE identity step of ingest; nil until a PE analyzer is
+// configured.
+func enricher(cfg config.Config) func(context.Context, *events.Event) { return nil }

@@ -69,13 +69,13 @@ func scanEvent(rows *sql.Rows) (*Event, error) {
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
 
-// Prune applies retention: events that started before now-MaxAge go, then
-// the oldest events go until the file fits MaxBytes. It returns how many
+// Prune applies retention: events stored before now-MaxAge go, then the
+// earliest stored go until the file fits MaxBytes. It returns how many
 // events were removed.
 func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 	var removed int64
 	if s.opts.MaxAge > 0 {
-		res, err := s.db.ExecContext(ctx, "DELETE FROM events WHERE time < ?", now.Add(-s.opts.MaxAge).Unix())
+		res, err := s.db.ExecContext(ctx, "DELETE FROM events WHERE stored < ?", now.Add(-s.opts.MaxAge).Unix())
 		if err != nil {
 			return 0, fmt.Errorf("events: prune by age: %w", err)
 		}
@@ -98,7 +98,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 			// Drop the oldest tenth (at least one row) and measure again:
 			// rows differ in size, so a computed count would be a guess.
 			drop := total/10 + 1
-			res, err := s.db.ExecContext(ctx, "DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY time, seq LIMIT ?)", drop)
+			res, err := s.db.ExecContext(ctx, "DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?)", drop)
 			if err != nil {
 				return removed, fmt.Errorf("events: prune by size: %w", err)
 			}

@@ -23,7 +23,9 @@ const (
 
 // Options configure a Store.
 type Options struct {
-	// MaxAge drops events whose start time is older than now-MaxAge.
+	// MaxAge drops events stored more than MaxAge ago. Age counts from when
+	// the store took the event, not from its start time, so evidence
+	// imported from last year's logs is kept as long as today's.
 	// Zero means DefaultMaxAge; negative disables age retention.
 	MaxAge time.Duration
 	// MaxBytes bounds the database file; the oldest events go first.
@@ -37,6 +39,7 @@ type Options struct {
 type Store struct {
 	db   *sql.DB
 	opts Options
+	now  func() time.Time
 }
 
 // The events table keeps the columns the store filters on, and the whole
@@ -51,8 +54,10 @@ var migrations = []string{
 		entity_id TEXT NOT NULL,
 		name TEXT NOT NULL,
 		parent_name TEXT NOT NULL,
+		stored INTEGER NOT NULL,
 		row BLOB NOT NULL
 	)`,
+	`CREATE INDEX IF NOT EXISTS events_stored ON events(stored)`,
 	`CREATE UNIQUE INDEX IF NOT EXISTS events_eid ON events(eid)`,
 	`CREATE INDEX IF NOT EXISTS events_time ON events(time)`,
 	`CREATE INDEX IF NOT EXISTS events_pid_time ON events(pid, time)`,
@@ -88,7 +93,7 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("events: migrate %s: %w", path, err)
 		}
 	}
-	return &Store{db: db, opts: opts}, nil
+	return &Store{db: db, opts: opts, now: time.Now}, nil
 }
 
 // DB is the store's database, for packages that keep their own small tables
@@ -109,19 +114,20 @@ func (s *Store) Insert(ctx context.Context, evs []*Event) (int, error) {
 		return 0, fmt.Errorf("events: insert: %w", err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, "INSERT INTO events (eid, time, pid, entity_id, name, parent_name, row) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(eid) DO NOTHING")
+	stmt, err := tx.PrepareContext(ctx, "INSERT INTO events (eid, time, pid, entity_id, name, parent_name, stored, row) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(eid) DO NOTHING")
 	if err != nil {
 		return 0, fmt.Errorf("events: insert: %w", err)
 	}
 	defer stmt.Close()
 	added := 0
+	stored := s.now().Unix()
 	var buf []byte
 	for _, ev := range evs {
 		if ev.EID == "" {
 			return 0, errors.New("events: insert: event without eid")
 		}
 		buf = encodeRow(buf[:0], ev.Row())
-		res, err := stmt.ExecContext(ctx, ev.EID, ev.Time, nullInt(ev.PID, ev.HasPID), ev.EntityID, ev.Name, ev.ParentName, buf)
+		res, err := stmt.ExecContext(ctx, ev.EID, ev.Time, nullInt(ev.PID, ev.HasPID), ev.EntityID, ev.Name, ev.ParentName, stored, buf)
 		if err != nil {
 			return 0, fmt.Errorf("events: insert %s: %w", ev.EID, err)
 		}

@@ -174,7 +174,13 @@ func TestPruneByAge(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t, Options{MaxAge: time.Hour, MaxBytes: -1})
 	now := time.Unix(1_000_000, 0)
-	if _, err := s.Insert(ctx, []*Event{sample(1, now.Add(-2*time.Hour).Unix()), sample(2, now.Add(-time.Minute).Unix())}); err != nil {
+	// Age is counted from storage: an old event stored now is kept.
+	s.now = func() time.Time { return now.Add(-2 * time.Hour) }
+	if _, err := s.Insert(ctx, []*Event{sample(1, now.Add(-time.Minute).Unix())}); err != nil {
+		t.Fatal(err)
+	}
+	s.now = func() time.Time { return now.Add(-time.Minute) }
+	if _, err := s.Insert(ctx, []*Event{sample(2, now.Add(-400*24*time.Hour).Unix())}); err != nil {
 		t.Fatal(err)
 	}
 	n, err := s.Prune(ctx, now)
