@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := ./...
 FUZZTIME ?= 20s
 
-.PHONY: all build test vet windows bench lint fuzz demo fixtures golden clean
+.PHONY: all build test vet windows bench lint fuzz demo golden clean
 
 all: build
 
@@ -48,3 +48,12 @@ golden:
 
 clean:
 	rm -rf $(BIN)
+
+# The main job, end to end on bundled telemetry: import a compromised
+# ScreenConnect server's Sysmon log and hunt for the rule's matches.
+DEMO_DB := $(shell mktemp -u /tmp/scsweep-demo-XXXXXX.db)
+demo: build
+	@echo "== importing bundled telemetry into $(DEMO_DB)"
+	$(BIN)/scsweep.ext import --events-db $(DEMO_DB) testdata/telemetry/sysmon-xml/wevtutil-screenconnect.xml testdata/telemetry/ecs/winlogbeat-sysmon.ndjson testdata/telemetry/ecs/elastic-defend.ndjson
+	@echo "== ScreenConnect server spawning a shell or compiler (the rule's pre-filter)"
+	$(BIN)/scsweep.ext query --events-db $(DEMO_DB) --file sql/osquery/screenconnect_server_children.sql

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -22,11 +23,21 @@ func runQuery(args []string, stdout, stderr io.Writer) int {
 	var c common
 	c.register(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object per row instead of a table")
+	file := fs.String("file", "", "read the SQL from this file instead of the arguments")
 	if code, ok := parse(fs, args, stderr); !ok {
 		return code
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "usage: scsweep.ext query [--events-db FILE] SQL")
+	query := strings.Join(fs.Args(), " ")
+	if *file != "" {
+		b, err := os.ReadFile(*file)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		query = string(b)
+	}
+	if strings.TrimSpace(query) == "" {
+		fmt.Fprintln(stderr, "usage: scsweep.ext query [--json] [--events-db FILE] (SQL | --file FILE)")
 		return 2
 	}
 	cfg, err := c.load()
@@ -46,7 +57,7 @@ func runQuery(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer eng.Close()
-	res, err := eng.Query(context.Background(), strings.Join(fs.Args(), " "))
+	res, err := eng.Query(context.Background(), query)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
