@@ -65,7 +65,7 @@ var ScreenConnectExtensions = Table{
 		{Name: "root", Type: Text, Pushdown: true, Description: "Install folder of the server"},
 		{Name: "path", Type: Text, Pushdown: true, ECS: "file.path", Description: "Full path of the file; for a zip entry, the archive's path"},
 		{Name: "relative_path", Type: Text, Description: "Path under App_Extensions with / separators; for a zip entry, the entry name as stored in the archive"},
-		{Name: "kind", Type: Text, ECS: "file.type", Description: "file, symlink (symbolic link or junction, not followed), zip_entry, or incomplete (the walk stopped early)"},
+		{Name: "kind", Type: Text, ECS: "file.type", Description: "file, symlink (symbolic link or junction, not followed), special (pipe, socket, device: not opened), dir (a folder that could not be read), zip_entry, or incomplete (the walk stopped early)"},
 		{Name: "archive", Type: Text, Description: "For zip entries: relative path of the archive holding the entry"},
 		{Name: "extension_folder", Type: Text, Description: "Top-level folder under App_Extensions the file sits in; empty for files in the App_Extensions root"},
 		{Name: "guid_scoped", Type: Integer, Kind: KindBool, Description: "1 when the top-level folder is named by a GUID (how ScreenConnect installs extensions)"},
