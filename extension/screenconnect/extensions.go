@@ -36,7 +36,9 @@ var guidRE = regexp.MustCompile(`^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 func IsGUID(name string) bool { return guidRE.MatchString(name) }
 
 // IsASPNet reports whether a file name has an ASP.NET extension, in any case.
-func IsASPNet(name string) bool { return aspnetExts[strings.ToLower(path.Ext(strings.ReplaceAll(name, `\`, "/")))] }
+func IsASPNet(name string) bool {
+	return aspnetExts[strings.ToLower(path.Ext(strings.ReplaceAll(name, `\`, "/")))]
+}
 
 // Extensions returns one row of screenconnect_extensions per file under
 // each server's App_Extensions, per link (reported, not followed), per zip

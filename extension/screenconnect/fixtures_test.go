@@ -70,12 +70,12 @@ func maliciousZip() []byte {
 // their content is reviewable.
 func generatedFixtures() map[string][]byte {
 	return map[string][]byte{
-		"clean-23.9.8/" + x86Install + "/ScreenConnect.Service.exe":  serverPE([4]uint16{23, 9, 8, 8811}, "23.9.8.8811"),
-		"cve-2024-1709/" + x86Install + "/ScreenConnect.Service.exe": serverPE([4]uint16{23, 9, 7, 8804}, "23.9.7.8804"),
-		"cve-2024-1708/" + x86Install + "/ScreenConnect.Service.exe": serverPE([4]uint16{23, 9, 7, 8804}, "23.9.7.8804"),
+		"clean-23.9.8/" + x86Install + "/ScreenConnect.Service.exe":                                       serverPE([4]uint16{23, 9, 8, 8811}, "23.9.8.8811"),
+		"cve-2024-1709/" + x86Install + "/ScreenConnect.Service.exe":                                      serverPE([4]uint16{23, 9, 7, 8804}, "23.9.7.8804"),
+		"cve-2024-1708/" + x86Install + "/ScreenConnect.Service.exe":                                      serverPE([4]uint16{23, 9, 7, 8804}, "23.9.7.8804"),
 		"cve-2024-1708/" + x86Install + "/App_Extensions/7f3e9a10-5b2c-4d8e-9f01-a2b3c4d5e6f7/update.zip": maliciousZip(),
-		"client-only/" + clientDir + "/ScreenConnect.ClientService.exe":                              clientPE("ScreenConnect.ClientService.exe"),
-		"client-only/" + clientDir + "/ScreenConnect.WindowsClient.exe":                              clientPE("ScreenConnect.WindowsClient.exe"),
+		"client-only/" + clientDir + "/ScreenConnect.ClientService.exe":                                   clientPE("ScreenConnect.ClientService.exe"),
+		"client-only/" + clientDir + "/ScreenConnect.WindowsClient.exe":                                   clientPE("ScreenConnect.WindowsClient.exe"),
 	}
 }
 
