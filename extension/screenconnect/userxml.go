@@ -83,7 +83,8 @@ func ParseUsers(data []byte) ([]User, error) {
 			break
 		}
 		if err != nil {
-			if cur != nil {
+			// A user cut short still counts when its name was read.
+			if cur != nil && cur.Name != "" {
 				users = append(users, *cur)
 			}
 			return finish(users), fmt.Errorf("user database: %w", err)
