@@ -128,7 +128,9 @@ func TestServersBinaryMissingOrBroken(t *testing.T) {
 	}{
 		{"no service binary", func(dir string) { writeFile(t, filepath.Join(dir, "App_Data", "User.xml"), []byte("<Users/>")) },
 			"ScreenConnect.Service.exe not found in the install folder"},
-		{"binary is not a PE", func(dir string) { writeFile(t, filepath.Join(dir, "screenconnect.service.exe"), []byte("MZ but nothing else")) },
+		{"binary is not a PE", func(dir string) {
+			writeFile(t, filepath.Join(dir, "screenconnect.service.exe"), []byte("MZ but nothing else"))
+		},
 			"identify"},
 	}
 	for _, c := range cases {
