@@ -58,7 +58,16 @@ func Extensions(ctx context.Context, opts Options) ([]map[string]string, error) 
 		if dir == "" {
 			continue
 		}
-		w := &extWalk{ctx: ctx, o: o, root: in.root, base: dir, manifests: map[string]bool{}}
+		w := &extWalk{ctx: ctx, o: o, root: in.root, base: dir, manifests: map[string]bool{}, buf: make([]byte, 64<<10)}
+		if !isDir(dir) {
+			// App_Extensions itself a link or junction: say so, do not enter.
+			if info, err := os.Lstat(dir); err == nil {
+				w.link(dir, "", info)
+				w.rows[len(w.rows)-1]["suspicion"] = joinErr(w.rows[len(w.rows)-1]["suspicion"], "App_Extensions is not a plain folder")
+			}
+			rows = append(rows, w.rows...)
+			continue
+		}
 		w.walk()
 		rows = append(rows, w.rows...)
 	}
@@ -76,6 +85,7 @@ type extWalk struct {
 	files     int
 	rows      []map[string]string
 	manifests map[string]bool // top-level folder (lower case) → has Manifest.xml
+	buf       []byte          // hashing buffer, shared by the walk
 }
 
 func (w *extWalk) walk() {
@@ -232,7 +242,7 @@ func (w *extWalk) file(abs, rel string, info os.FileInfo) {
 	row["mtime"] = unixString(info.ModTime())
 	why := w.placementReasons(rel)
 	var errs []string
-	if sum, err := hashFile(abs, w.o.MaxHashSize); err != nil {
+	if sum, err := hashFile(abs, w.o.MaxHashSize, w.buf); err != nil {
 		errs = append(errs, err.Error())
 	} else {
 		row["sha256"] = sum

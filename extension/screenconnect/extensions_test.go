@@ -178,3 +178,16 @@ func TestExtensionsZipEntryBound(t *testing.T) {
 		t.Errorf("got %v, want the archive row saying only 2 of 3 entries were read (the climbing third unseen)", r)
 	}
 }
+
+func TestExtensionsFolderThatIsALink(t *testing.T) {
+	elsewhere := t.TempDir()
+	writeFile(t, filepath.Join(elsewhere, "shell.aspx"), []byte("x"))
+	dir := serverTree(t, nil)
+	if err := os.Symlink(elsewhere, filepath.Join(dir, "App_Extensions")); err != nil {
+		t.Skipf("symlinks unavailable: %v", err)
+	}
+	rows := scanExtensions(t, Options{Roots: []string{dir}, OnlyRoots: true})
+	if len(rows) != 1 || rows[0]["kind"] != "symlink" || !strings.Contains(rows[0]["suspicion"], "App_Extensions is not a plain folder") {
+		t.Errorf("got %v, want one symlink row saying App_Extensions is not a plain folder", rows)
+	}
+}

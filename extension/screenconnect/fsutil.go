@@ -57,8 +57,9 @@ func samePath(a, b string) bool {
 func pathKey(p string) string { return strings.ToLower(filepath.Clean(p)) }
 
 // hashFile returns the hex SHA-256 of a regular file no larger than limit;
-// it returns "" without error for larger files.
-func hashFile(p string, limit int64) (string, error) {
+// it returns "" without error for larger files. buf is the copy buffer, so
+// a walk hashing thousands of files allocates it once.
+func hashFile(p string, limit int64, buf []byte) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return "", fmt.Errorf("hash %s: %w", p, err)
@@ -72,7 +73,10 @@ func hashFile(p string, limit int64) (string, error) {
 		return "", nil
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, io.LimitReader(f, limit+1)); err != nil {
+	if buf == nil {
+		buf = make([]byte, 32<<10)
+	}
+	if _, err := io.CopyBuffer(h, io.LimitReader(f, limit+1), buf); err != nil {
 		return "", fmt.Errorf("hash %s: %w", p, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

@@ -6,6 +6,22 @@
 // Every file it reads is attacker-controlled: walks are bounded in files,
 // depth and time, links are reported and never followed, archives are read
 // and never extracted, and XML is bounded in size and refuses DTDs.
+//
+// Each table is a function returning rows keyed by the column names of
+// extension/schema (every value a string, unknown = ""): Servers, Users,
+// Extensions and SetupFiles. Choices the tables make:
+//   - A host with only the ScreenConnect client gets a servers row with role
+//     "client" (and no vulnerable verdict), so "looked, found only the agent"
+//     differs from "found nothing"; Users and Extensions skip clients.
+//   - The temporary user databases the setup wizard leaves in
+//     Temp\ScreenConnect\<version>\ (CVE-2024-1709) are a table of their own,
+//     screenconnect_setup_files, since they are not under App_Extensions and
+//     carry users, not extension content.
+//   - A configured root is an install folder or the root of a drive image
+//     (a mounted disk, a triage copy), under which the default install
+//     folders and Windows\Temp\ScreenConnect are looked up.
+//   - A constraint on root is served by Options{Roots: []string{root},
+//     OnlyRoots: true}, which reads that tree and nothing else.
 package screenconnect
 
 import (

@@ -96,7 +96,7 @@ func (w *setupWalk) dir(abs, rel string, depth int) error {
 		row["size"] = strconv.FormatInt(info.Size(), 10)
 		if strings.EqualFold(filepath.Ext(e.Name()), ".xml") {
 			w.xml(childAbs, row)
-		} else if sum, err := hashFile(childAbs, w.o.MaxHashSize); err != nil {
+		} else if sum, err := hashFile(childAbs, w.o.MaxHashSize, nil); err != nil {
 			row["error"] = err.Error()
 		} else {
 			row["sha256"] = sum
@@ -110,7 +110,7 @@ func (w *setupWalk) xml(p string, row map[string]string) {
 	data, _, err := readBounded(p, w.o.MaxXMLSize)
 	if err != nil {
 		row["error"] = err.Error()
-		if sum, herr := hashFile(p, w.o.MaxHashSize); herr == nil {
+		if sum, herr := hashFile(p, w.o.MaxHashSize, nil); herr == nil {
 			row["sha256"] = sum
 		}
 		return
