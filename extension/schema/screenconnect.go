@@ -68,6 +68,7 @@ var ScreenConnectExtensions = Table{
 		{Name: "kind", Type: Text, ECS: "file.type", Description: "file, symlink (symbolic link or junction, not followed), special (pipe, socket, device: not opened), dir (a folder that could not be read), zip_entry, or incomplete (the walk stopped early)"},
 		{Name: "archive", Type: Text, Description: "For zip entries: relative path of the archive holding the entry"},
 		{Name: "extension_folder", Type: Text, Description: "Top-level folder under App_Extensions the file sits in; empty for files in the App_Extensions root"},
+		{Name: "extension_name", Type: Text, Description: "Name from the extension folder's Manifest.xml; empty without one"},
 		{Name: "guid_scoped", Type: Integer, Kind: KindBool, Description: "1 when the top-level folder is named by a GUID (how ScreenConnect installs extensions)"},
 		{Name: "aspnet", Type: Integer, Kind: KindBool, Description: "1 for ASP.NET content: .aspx .ashx .asmx .ascx .asax .cshtml .config"},
 		{Name: "has_manifest", Type: Integer, Kind: KindBool, Description: "1 when the file's extension folder holds a Manifest.xml"},
@@ -75,8 +76,8 @@ var ScreenConnectExtensions = Table{
 		{Name: "mtime", Type: BigInt, ECS: "file.mtime", Kind: KindUnixTime, Description: "Modification time, unix seconds"},
 		{Name: "sha256", Type: Text, ECS: "file.hash.sha256", Description: "SHA-256 of the file; empty above the hashing size cap and for links and zip entries"},
 		{Name: "link_target", Type: Text, Description: "Target of a symbolic link or junction, as stored"},
-		{Name: "suspicion", Type: Text, Description: "Why the file looks planted, reasons joined by '; ' (loose aspnet file in App_Extensions root, aspnet file outside a GUID folder, extension folder without manifest, archive with entries that climb out of their folder, ...); empty when nothing stands out"},
-		{Name: "error", Type: Text, ECS: "error.message", Description: "Why the file could not be read in full, or why the walk stopped"},
+		{Name: "suspicion", Type: Text, Description: "Why the file looks planted, reasons joined by '; ' (loose aspnet file in App_Extensions root, aspnet file outside a GUID folder, extension folder without manifest, aspnet file not named by its extension manifest, archive with entries that climb out of their folder, ...); empty when nothing stands out"},
+		{Name: "error", Type: Text, ECS: "error.message", Description: "Why the file could not be read in full (for a Manifest.xml, why it could not be parsed), or why the walk stopped"},
 	},
 }
 

@@ -21,6 +21,7 @@ const (
 	ReasonZipClimbs      = "archive with entries that climb out of their folder"
 	ReasonZipEntryClimbs = "zip entry climbs out of its folder"
 	ReasonLinkOutside    = "link points outside App_Extensions"
+	ReasonNotInManifest  = "aspnet file not named by its extension manifest"
 	ReasonCutShort       = "scan cut short"
 )
 
@@ -58,7 +59,7 @@ func Extensions(ctx context.Context, opts Options) ([]map[string]string, error) 
 		if dir == "" {
 			continue
 		}
-		w := &extWalk{ctx: ctx, o: o, root: in.root, base: dir, manifests: map[string]bool{}, buf: make([]byte, 64<<10)}
+		w := &extWalk{ctx: ctx, o: o, root: in.root, base: dir, manifests: map[string]*manifestState{}, buf: make([]byte, 64<<10)}
 		if !isDir(dir) {
 			// App_Extensions itself a link or junction: say so, do not enter.
 			if info, err := os.Lstat(dir); err == nil {
@@ -84,7 +85,7 @@ type extWalk struct {
 	base      string // App_Extensions
 	files     int
 	rows      []map[string]string
-	manifests map[string]bool // top-level folder (lower case) → has Manifest.xml
+	manifests map[string]*manifestState // top-level folder (lower case) → its manifest
 	buf       []byte          // hashing buffer, shared by the walk
 }
 
@@ -194,27 +195,49 @@ func topFolder(rel string) string {
 	return ""
 }
 
-func (w *extWalk) hasManifest(top string) bool {
-	k := strings.ToLower(top)
-	if v, ok := w.manifests[k]; ok {
-		return v
-	}
-	m := findChild(filepath.Join(w.base, top), "Manifest.xml")
-	v := m != ""
-	w.manifests[k] = v
-	return v
+// manifestState is what a walk learned of one extension folder's manifest.
+type manifestState struct {
+	path string // "" when the folder has none
+	m    Manifest
+	err  error
 }
+
+// manifest reads the Manifest.xml of a top-level folder once per walk.
+func (w *extWalk) manifest(top string) *manifestState {
+	k := strings.ToLower(top)
+	if st, ok := w.manifests[k]; ok {
+		return st
+	}
+	st := &manifestState{path: findChild(filepath.Join(w.base, top), "Manifest.xml")}
+	if st.path != "" {
+		data, _, err := readBounded(st.path, w.o.MaxXMLSize)
+		if err == nil {
+			st.m, err = ParseManifest(data)
+		}
+		st.err = err
+	}
+	w.manifests[k] = st
+	return st
+}
+
+func (w *extWalk) hasManifest(top string) bool { return w.manifest(top).path != "" }
 
 func (w *extWalk) newRow(abs, rel string) map[string]string {
 	top := topFolder(rel)
 	row := map[string]string{
 		"root": w.root, "path": abs, "relative_path": rel, "kind": "file", "archive": "",
-		"extension_folder": top, "guid_scoped": boolString(top != "" && IsGUID(top)),
+		"extension_folder": top, "extension_name": "", "guid_scoped": boolString(top != "" && IsGUID(top)),
 		"aspnet": boolString(IsASPNet(rel)), "has_manifest": "0",
 		"size": "", "mtime": "", "sha256": "", "link_target": "", "suspicion": "", "error": "",
 	}
-	if top != "" && w.hasManifest(top) {
-		row["has_manifest"] = "1"
+	if top != "" {
+		if st := w.manifest(top); st.path != "" {
+			row["has_manifest"] = "1"
+			row["extension_name"] = st.m.Name
+			if samePath(st.path, abs) && st.err != nil {
+				row["error"] = st.err.Error()
+			}
+		}
 	}
 	return row
 }
@@ -233,6 +256,14 @@ func (w *extWalk) placementReasons(rel string) []string {
 	if top != "" && !w.hasManifest(top) {
 		why = append(why, ReasonNoManifest)
 	}
+	// A page dropped into an installed extension's folder hides among its
+	// files; the manifest names the handlers the extension really has.
+	// Web.config is never named, so it is left out.
+	if top != "" && aspnet && IsGUID(top) && !strings.EqualFold(path.Ext(rel), ".config") {
+		if st := w.manifest(top); st.path != "" && st.err == nil && !st.m.Names(rel[len(top)+1:]) {
+			why = append(why, ReasonNotInManifest)
+		}
+	}
 	return why
 }
 
@@ -242,6 +273,9 @@ func (w *extWalk) file(abs, rel string, info os.FileInfo) {
 	row["mtime"] = unixString(info.ModTime())
 	why := w.placementReasons(rel)
 	var errs []string
+	if row["error"] != "" {
+		errs = append(errs, row["error"])
+	}
 	if sum, err := hashFile(abs, w.o.MaxHashSize, w.buf); err != nil {
 		errs = append(errs, err.Error())
 	} else {

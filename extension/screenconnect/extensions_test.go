@@ -41,7 +41,7 @@ func rowByRel(rows []map[string]string, rel string) map[string]string {
 func TestExtensionsClassification(t *testing.T) {
 	const g = "{2D558935-EBE4-4E1A-9D43-0B7C1E5A1F3B}"
 	dir := serverTree(t, map[string]string{
-		"app_extensions/" + g + "/MANIFEST.XML":     "<ExtensionManifest/>",
+		"app_extensions/" + g + "/MANIFEST.XML":     `<ExtensionManifest><Name>T</Name><Components><WebServiceReference SourceFile="handler.ashx"/></Components></ExtensionManifest>`,
 		"app_extensions/" + g + "/Handler.ASHX":     "x",
 		"app_extensions/" + g + "/view.cshtml":      "x",
 		"app_extensions/NoManifest/readme.txt":      "x",
@@ -55,7 +55,7 @@ func TestExtensionsClassification(t *testing.T) {
 	}{
 		{g + "/MANIFEST.XML", "1", "0", "1", ""},
 		{g + "/Handler.ASHX", "1", "1", "1", ""},
-		{g + "/view.cshtml", "1", "1", "1", ""},
+		{g + "/view.cshtml", "1", "1", "1", ReasonNotInManifest},
 		{"NoManifest/readme.txt", "0", "0", "0", ReasonNoManifest},
 		{"Default.aspx.bak", "0", "0", "0", ""},
 		{"Global.asax", "0", "1", "0", ReasonLooseASPNet},
@@ -189,5 +189,23 @@ func TestExtensionsFolderThatIsALink(t *testing.T) {
 	rows := scanExtensions(t, Options{Roots: []string{dir}, OnlyRoots: true})
 	if len(rows) != 1 || rows[0]["kind"] != "symlink" || !strings.Contains(rows[0]["suspicion"], "App_Extensions is not a plain folder") {
 		t.Errorf("got %v, want one symlink row saying App_Extensions is not a plain folder", rows)
+	}
+}
+
+func TestExtensionsBrokenManifest(t *testing.T) {
+	const g = "2d558935-ebe4-4e1a-9d43-0b7c1e5a1f3b"
+	dir := serverTree(t, map[string]string{
+		"App_Extensions/" + g + "/Manifest.xml": `<!DOCTYPE x [<!ENTITY a "b">]><ExtensionManifest/>`,
+		"App_Extensions/" + g + "/Service.ashx": "x",
+	})
+	rows := scanExtensions(t, Options{Roots: []string{dir}, OnlyRoots: true})
+	m, h := rowByRel(rows, g+"/Manifest.xml"), rowByRel(rows, g+"/Service.ashx")
+	if m == nil || !strings.Contains(m["error"], "document type declarations are not allowed") {
+		t.Errorf("manifest row: got %v, want its parse error", m)
+	}
+	// An unreadable manifest names nothing, and says nothing either: the
+	// handler is not flagged on the manifest's word.
+	if h == nil || h["has_manifest"] != "1" || h["suspicion"] != "" || h["error"] != "" {
+		t.Errorf("handler row: got %v, want has_manifest=1 and no suspicion or error", h)
 	}
 }
