@@ -86,7 +86,7 @@ type extWalk struct {
 	files     int
 	rows      []map[string]string
 	manifests map[string]*manifestState // top-level folder (lower case) → its manifest
-	buf       []byte          // hashing buffer, shared by the walk
+	buf       []byte                    // hashing buffer, shared by the walk
 }
 
 func (w *extWalk) walk() {
