@@ -121,12 +121,12 @@ func discover(ctx context.Context, o Options) found {
 			exe := nativePath(imageExecutable(s.ImagePath))
 			add(&install{root: dirName(exe), role: role, foundBy: []string{"service"}, service: &s, binary: exe})
 		}
-		for _, r := range DefaultRoots {
+		for _, r := range append(DefaultRoots, systemDefaultRoots()...) {
 			if role, bin := classify(r); role != "" {
 				add(&install{root: r, role: role, foundBy: []string{"default"}, binary: bin})
 			}
 		}
-		for _, p := range defaultClientParents {
+		for _, p := range append(defaultClientParents, systemClientParents()...) {
 			for _, r := range clientFolders(p) {
 				if role, bin := classify(r); role != "" {
 					add(&install{root: r, role: role, foundBy: []string{"default"}, binary: bin})

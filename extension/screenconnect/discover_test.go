@@ -2,6 +2,7 @@ package screenconnect
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,5 +146,27 @@ func TestServersBinaryMissingOrBroken(t *testing.T) {
 				t.Errorf("got %v, want one server row whose error mentions %q", rows, c.want)
 			}
 		})
+	}
+}
+
+type failingLister struct{}
+
+func (failingLister) Services(context.Context) ([]Service, error) {
+	return nil, errors.New("services: open service manager: Access is denied.")
+}
+
+func TestServersSayWhenTheRegistryCannotBeRead(t *testing.T) {
+	rows, err := Servers(context.Background(), Options{Services: failingLister{}, TempDirs: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, r := range rows {
+		if r["root"] == "" && strings.Contains(r["error"], "Access is denied") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("got %v, want a row carrying the service registry error", rows)
 	}
 }

@@ -172,7 +172,7 @@ func (w *extWalk) dir(abs, rel string, depth int) error {
 			row["kind"] = "special"
 			row["mtime"] = unixString(info.ModTime())
 			row["suspicion"] = strings.Join(w.placementReasons(childRel), "; ")
-			row["error"] = "not a regular file: " + mode.Type().String()
+			row["error"] = "not a regular file: " + typeName(mode)
 			w.rows = append(w.rows, row)
 		}
 	}

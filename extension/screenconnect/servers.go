@@ -21,6 +21,12 @@ func Servers(ctx context.Context, opts Options) ([]map[string]string, error) {
 		}
 		rows = append(rows, serverRow(ctx, o, in))
 	}
+	// A service registry that could not be read leaves installs unseen:
+	// say so in a row rather than let the table look complete.
+	for _, e := range f.errs {
+		row := serverRow(ctx, o, &install{err: e})
+		rows = append(rows, row)
+	}
 	return rows, nil
 }
 

@@ -7,3 +7,6 @@ package screenconnect
 func systemServices() ServiceLister { return ServiceList(nil) }
 
 func systemTempDirs() []string { return nil }
+
+func systemDefaultRoots() []string  { return nil }
+func systemClientParents() []string { return nil }

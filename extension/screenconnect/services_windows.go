@@ -28,6 +28,26 @@ func systemTempDirs() []string {
 	return []string{filepath.Join(root, "Temp", "ScreenConnect")}
 }
 
+// systemDefaultRoots adds the install folders under the Program Files
+// folders Windows reports, for hosts whose system drive is not C:.
+func systemDefaultRoots() []string {
+	var out []string
+	for _, p := range systemClientParents() {
+		out = append(out, filepath.Join(p, "ScreenConnect"))
+	}
+	return out
+}
+
+func systemClientParents() []string {
+	var out []string
+	for _, env := range []string{"ProgramFiles(x86)", "ProgramFiles", "ProgramW6432"} {
+		if p := os.Getenv(env); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Services lists the services whose name starts with ScreenConnect.
 func (scm) Services(ctx context.Context) ([]Service, error) {
 	h, err := windows.OpenSCManager(nil, nil, windows.SC_MANAGER_CONNECT|windows.SC_MANAGER_ENUMERATE_SERVICE)

@@ -89,7 +89,7 @@ func (w *setupWalk) dir(abs, rel string, depth int) error {
 		row := newSetupRow(childAbs, topFolder(childRel))
 		row["mtime"] = unixString(info.ModTime())
 		if !mode.IsRegular() {
-			row["error"] = "not a regular file, not followed: " + mode.Type().String()
+			row["error"] = "not a regular file, not followed: " + typeName(mode)
 			w.rows = append(w.rows, row)
 			continue
 		}
