@@ -75,9 +75,6 @@ func Extensions(ctx context.Context, opts Options) ([]map[string]string, error) 
 	return rows, nil
 }
 
-// errStop ends a walk that reached one of its bounds.
-var errStop = errors.New("stop")
-
 type extWalk struct {
 	ctx       context.Context
 	o         Options
@@ -94,11 +91,16 @@ func (w *extWalk) walk() {
 	if err == nil {
 		return
 	}
-	row := w.newRow(w.base, "")
+	w.incomplete(w.base, "", "walk stopped: "+w.stopReason(err))
+}
+
+// incomplete adds a row saying part of the tree was not read, and why.
+func (w *extWalk) incomplete(abs, rel, why string) {
+	row := w.newRow(abs, rel)
 	row["kind"] = "incomplete"
-	row["relative_path"] = ""
+	row["aspnet"] = "0"
 	row["suspicion"] = ReasonCutShort
-	row["error"] = "walk stopped: " + w.stopReason(err)
+	row["error"] = why
 	w.rows = append(w.rows, row)
 }
 
@@ -118,17 +120,27 @@ type stopError string
 func (e stopError) Error() string { return string(e) }
 
 // dir walks one folder; rel is its path under App_Extensions with slashes.
-func (w *extWalk) dir(abs, rel string, depth int) error {
+func (w *extWalk) dir(abs, rel string, depth int) (stop error) {
 	if depth > w.o.MaxDepth {
-		return stopError(fmt.Sprintf("folder depth over %d at %s", w.o.MaxDepth, rel))
+		// Too deep: skip this subtree, say so, and walk on, so a deep decoy
+		// cannot hide the files that come after it.
+		w.incomplete(abs, rel, fmt.Sprintf("folder depth over %d, not entered", w.o.MaxDepth))
+		return nil
 	}
-	ents, err := os.ReadDir(abs)
+	ents, more, err := readDirBounded(abs, w.o.MaxFiles)
 	if err != nil {
 		row := w.newRow(abs, rel)
 		row["kind"] = "dir"
 		row["error"] = fmt.Sprintf("read folder: %v", err)
 		w.rows = append(w.rows, row)
 		return nil
+	}
+	if more {
+		defer func() {
+			if stop == nil {
+				w.incomplete(abs, rel, fmt.Sprintf("folder has more than %d entries, the rest not read", w.o.MaxFiles))
+			}
+		}()
 	}
 	for _, e := range ents {
 		if err := w.ctx.Err(); err != nil {

@@ -91,18 +91,30 @@ func TestExtensionsBounds(t *testing.T) {
 		name      string
 		opts      Options
 		wantError string
+		wantFiles int // file rows read despite the bound
 	}{
-		{"file count", Options{MaxFiles: 3}, "more than 3 files"},
-		{"depth", Options{MaxDepth: 3}, "folder depth over 3"},
+		{"file count", Options{MaxFiles: 3}, "walk stopped: more than 3 files", 3},
+		// The deep subtree is skipped, the 11 files beside it are still read.
+		{"depth", Options{MaxDepth: 3}, "folder depth over 3, not entered", 11},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			c.opts.Roots, c.opts.OnlyRoots = []string{dir}, true
 			rows := scanExtensions(t, c.opts)
-			last := rows[len(rows)-1]
-			if last["kind"] != "incomplete" || last["suspicion"] != ReasonCutShort || !strings.Contains(last["error"], c.wantError) {
-				t.Errorf("last row: got kind=%q suspicion=%q error=%q, want incomplete, %q, containing %q",
-					last["kind"], last["suspicion"], last["error"], ReasonCutShort, c.wantError)
+			var files, incomplete int
+			for _, r := range rows {
+				switch r["kind"] {
+				case "file":
+					files++
+				case "incomplete":
+					incomplete++
+					if r["suspicion"] != ReasonCutShort || !strings.Contains(r["error"], c.wantError) {
+						t.Errorf("incomplete row: got suspicion=%q error=%q, want %q and %q", r["suspicion"], r["error"], ReasonCutShort, c.wantError)
+					}
+				}
+			}
+			if files != c.wantFiles || incomplete != 1 {
+				t.Errorf("got %d file rows and %d incomplete rows, want %d and 1", files, incomplete, c.wantFiles)
 			}
 		})
 	}
@@ -207,5 +219,21 @@ func TestExtensionsBrokenManifest(t *testing.T) {
 	// handler is not flagged on the manifest's word.
 	if h == nil || h["has_manifest"] != "1" || h["suspicion"] != "" || h["error"] != "" {
 		t.Errorf("handler row: got %v, want has_manifest=1 and no suspicion or error", h)
+	}
+}
+
+func TestExtensionsWideFolder(t *testing.T) {
+	// Empty folders count as entries, not files: the walk reads a bounded
+	// listing and says the rest of the folder was not read.
+	dir := serverTree(t, map[string]string{"App_Extensions/a.txt": "x"})
+	for i := 0; i < 6; i++ {
+		if err := os.MkdirAll(filepath.Join(dir, "App_Extensions", fmt.Sprintf("d%d", i)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := scanExtensions(t, Options{Roots: []string{dir}, OnlyRoots: true, MaxFiles: 4})
+	last := rows[len(rows)-1]
+	if last["kind"] != "incomplete" || last["error"] != "folder has more than 4 entries, the rest not read" {
+		t.Errorf("last row: got %v, want an incomplete row saying the folder has more entries", last)
 	}
 }

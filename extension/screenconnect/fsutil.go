@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -127,4 +128,24 @@ func typeName(m os.FileMode) string {
 		return "junction or mount point"
 	}
 	return "irregular file"
+}
+
+// readDirBounded lists at most limit+1 entries of a folder, sorted by name,
+// and says whether it holds more than limit: a folder of millions of entries
+// must not be read into memory whole. The extra entry lets a walk's file
+// count trip its own bound; which entries a folder over the bound yields is
+// up to the filesystem.
+func readDirBounded(dir string, limit int) ([]os.DirEntry, bool, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	ents, err := f.ReadDir(limit + 1)
+	if err != nil && err != io.EOF {
+		return nil, false, err
+	}
+	more := len(ents) > limit
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+	return ents, more, nil
 }

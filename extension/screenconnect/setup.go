@@ -51,16 +51,26 @@ func newSetupRow(p, version string) map[string]string {
 	return map[string]string{"path": p, "version": version, "size": "", "mtime": "", "sha256": "", "users": "", "admins": "", "error": ""}
 }
 
-func (w *setupWalk) dir(abs, rel string, depth int) error {
+func (w *setupWalk) dir(abs, rel string, depth int) (stop error) {
 	if depth > w.o.MaxDepth {
 		return fmt.Errorf("folder depth over %d", w.o.MaxDepth)
 	}
-	ents, err := os.ReadDir(abs)
+	ents, more, err := readDirBounded(abs, w.o.MaxFiles)
 	if err != nil {
 		row := newSetupRow(abs, topFolder(rel+"/"))
 		row["error"] = fmt.Sprintf("read folder: %v", err)
 		w.rows = append(w.rows, row)
 		return nil
+	}
+	if more {
+		defer func() {
+			if stop != nil {
+				return
+			}
+			row := newSetupRow(abs, topFolder(rel+"/"))
+			row["error"] = fmt.Sprintf("folder has more than %d entries, the rest not read", w.o.MaxFiles)
+			w.rows = append(w.rows, row)
+		}()
 	}
 	for _, e := range ents {
 		if err := w.ctx.Err(); err != nil {
