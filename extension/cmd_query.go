@@ -51,7 +51,12 @@ func runQuery(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer store.Close()
-	eng, err := tables.NewEngine(allTables(cfg, store)...)
+	ts, err := allTables(cfg, store)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	eng, err := tables.NewEngine(ts...)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

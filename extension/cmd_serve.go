@@ -62,11 +62,16 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		logger.Printf("connecting to osqueryd at %s: %v", *socket, err)
 		return 1
 	}
-	for _, t := range allTables(cfg, store) {
+	ts, err := allTables(cfg, store)
+	if err != nil {
+		logger.Print(err)
+		return 1
+	}
+	for _, t := range ts {
 		srv.RegisterPlugin(t.Plugin(cfg.GenerateTimeout.Duration))
 	}
 	if *verbose {
-		logger.Printf("serving %d tables on %s, events in %s", len(allTables(cfg, store)), *socket, cfg.EventsDB)
+		logger.Printf("serving %d tables on %s, events in %s", len(ts), *socket, cfg.EventsDB)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

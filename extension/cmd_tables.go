@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 
 	"scsweep/extension/config"
@@ -14,7 +15,12 @@ func init() {
 
 func runTables(args []string, stdout, stderr io.Writer) int {
 	// Specs need no store: nil is never dereferenced by spec generation.
-	specs := tables.Specs(allTables(config.Default(), nil))
+	ts, err := allTables(config.Default(), nil)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	specs := tables.Specs(ts)
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(specs); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"scsweep/extension/config"
 	"scsweep/extension/events"
+	"scsweep/extension/screenconnect"
 	"scsweep/extension/tables"
 )
 
@@ -51,11 +52,23 @@ func openStore(cfg config.Config) (*events.Store, error) {
 	return events.Open(cfg.EventsDB, events.Options{MaxAge: cfg.RetentionMaxAge.Duration, MaxBytes: cfg.RetentionMaxBytes})
 }
 
-// allTables is every table the extension serves, over an open store.
-func allTables(cfg config.Config, store *events.Store) []tables.Table {
-	return []tables.Table{
-		tables.ProcessLineageEvents(store, cfg.MaxRows),
+// allTables is every table the extension serves, over an open store (nil
+// when only the specs are wanted).
+func allTables(cfg config.Config, store *events.Store) ([]tables.Table, error) {
+	var firstSeen *screenconnect.FirstSeen
+	if store != nil {
+		if err := screenconnect.InitFirstSeen(store.DB()); err != nil {
+			return nil, err
+		}
+		firstSeen = screenconnect.NewFirstSeen(store.DB())
 	}
+	sc := screenconnect.Options{
+		Roots: cfg.ScreenConnectRoots,
+		// Leave the scan time to finish its rows before the generate bound.
+		Timeout: cfg.GenerateTimeout.Duration * 4 / 5,
+	}
+	ts := []tables.Table{tables.ProcessLineageEvents(store, cfg.MaxRows)}
+	return append(ts, tables.ScreenConnect(sc, firstSeen)...), nil
 }
 
 type multiFlag []string
