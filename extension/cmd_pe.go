@@ -86,4 +86,3 @@ func runPE(args []string, stdout, stderr io.Writer) int {
 	}
 	return status
 }
-
