@@ -59,6 +59,14 @@ func verifyAuthenticode(data []byte, f *saferwall.File, opts *Options) Signature
 	}
 	if err := verifyChains(&ps, opts); err != nil {
 		s.Status, s.Error = chainStatus(err), err.Error()
+		if ce := unparsedCertificates(ps.CertError); ce != nil {
+			s.Error += "; a certificate in the signature could not be parsed: " + ce.Error()
+		}
+		if cs := ps.CounterSignature; cs != nil {
+			if ce := unparsedCertificates(cs.CertError); ce != nil {
+				s.Error += "; a certificate in the timestamp could not be parsed: " + ce.Error()
+			}
+		}
 		return s
 	}
 	s.Status, s.Trusted = StatusTrusted, true
@@ -166,6 +174,35 @@ func verifyChain(leaf *x509.Certificate, roots *x509.CertPool, inter, extra []*x
 		KeyUsages:     []x509.ExtKeyUsage{usage},
 	})
 	return err
+}
+
+// unparsedCertificates returns the certificate parse error of a PKCS#7
+// certificate set, or nil when every entry crypto/x509 could not parse is not
+// an X.509 certificate at all. Microsoft's timestamp tokens carry a version 1
+// attribute certificate (CertificateChoices [1], with the TSS ESN), which
+// crypto/x509 reports as malformed; it plays no part in chain building, so
+// it is skipped, while a malformed real certificate is still reported.
+func unparsedCertificates(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce pkcs7.CertificateError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	for _, raw := range ce.Invalid {
+		if len(raw) == 0 || !isOtherCertificateChoice(raw[0]) {
+			return err
+		}
+	}
+	return nil
+}
+
+// isOtherCertificateChoice reports whether an element of a CMS
+// CertificateSet is one of the context-tagged choices (extended, attribute
+// or other certificates) rather than a plain X.509 certificate (a SEQUENCE).
+func isOtherCertificateChoice(tag byte) bool {
+	return tag >= 0xa0 && tag <= 0xa3
 }
 
 // chainStatus names a chain error the way code_signature.status does.
