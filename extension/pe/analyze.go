@@ -134,22 +134,7 @@ func analyzeBytes(ctx context.Context, data []byte, opts *Options, id *Identity)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pe: %w", err)
 	}
-	// A parser bug must not take the caller down with it. Isolated also
-	// covers hangs and crashes this cannot catch.
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				id.Warnings = append(id.Warnings, fmt.Sprintf("pe parser panicked: %v", r))
-				if id.Signature.Status == "" {
-					id.Signature.Status = StatusAnalysisFailed
-				}
-				if opts.Logger != nil {
-					fmt.Fprintf(opts.Logger, "pe: %s: parser panic: %v\n%s", id.Path, r, debug.Stack())
-				}
-			}
-		}()
-		parsePE(ctx, data, opts, id)
-	}()
+	parsePE(ctx, data, opts, id)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pe: %w", err)
 	}
@@ -174,53 +159,82 @@ func parsePE(ctx context.Context, data []byte, opts *Options, id *Identity) {
 	if opts.Logger != nil {
 		logger = pelog.NewFilter(pelog.NewStdLogger(opts.Logger), pelog.FilterLevel(pelog.LevelWarn))
 	}
-	f, err := saferwall.NewBytes(data, &saferwall.Options{
-		// Its certificate checks shell out to certutil on Windows; we
-		// verify with relic below instead.
-		DisableCertValidation:      true,
-		DisableSignatureValidation: true,
-		OmitSecurityDirectory:      true,
-		OmitExportDirectory:        true,
-		OmitExceptionDirectory:     true,
-		OmitRelocDirectory:         true,
-		OmitDebugDirectory:         true,
-		OmitArchitectureDirectory:  true,
-		OmitGlobalPtrDirectory:     true,
-		OmitTLSDirectory:           true,
-		OmitLoadConfigDirectory:    true,
-		OmitBoundImportDirectory:   true,
-		OmitIATDirectory:           true,
-		OmitDelayImportDirectory:   true,
-		OmitCLRHeaderDirectory:     true,
-		OmitCLRMetadata:            true,
-		MaxCOFFSymbolsCount:        1,
-		MaxRelocEntriesCount:       1,
-		Logger:                     logger,
+	var f *saferwall.File
+	var err error
+	ok := guard(id, opts, "pe headers", func() {
+		f, err = saferwall.NewBytes(data, &saferwall.Options{
+			// Its certificate checks shell out to certutil on Windows; we
+			// verify with relic below instead.
+			DisableCertValidation:      true,
+			DisableSignatureValidation: true,
+			OmitSecurityDirectory:      true,
+			OmitExportDirectory:        true,
+			OmitExceptionDirectory:     true,
+			OmitRelocDirectory:         true,
+			OmitDebugDirectory:         true,
+			OmitArchitectureDirectory:  true,
+			OmitGlobalPtrDirectory:     true,
+			OmitTLSDirectory:           true,
+			OmitLoadConfigDirectory:    true,
+			OmitBoundImportDirectory:   true,
+			OmitIATDirectory:           true,
+			OmitDelayImportDirectory:   true,
+			OmitCLRHeaderDirectory:     true,
+			OmitCLRMetadata:            true,
+			MaxCOFFSymbolsCount:        1,
+			MaxRelocEntriesCount:       1,
+			Logger:                     logger,
+		})
+		if err == nil {
+			err = f.Parse()
+		}
 	})
-	if err != nil {
-		id.Signature.Status = StatusNotPE
-		id.Warnings = append(id.Warnings, "pe: "+err.Error())
+	if !ok {
+		id.Signature.Status = StatusAnalysisFailed
 		return
 	}
-	if err := f.Parse(); err != nil {
+	if err != nil {
 		id.Signature.Status = StatusNotPE
 		id.Warnings = append(id.Warnings, "pe: "+err.Error())
 		return
 	}
 	id.IsPE = true
 	id.Arch = archName(uint16(f.NtHeader.FileHeader.Machine))
-	if h, err := imphash(f); err == nil {
-		id.Imphash = h
-	} else {
-		id.Warnings = append(id.Warnings, "imphash: "+err.Error())
-	}
-	if err := versionInfo(f, id); err != nil {
-		id.Warnings = append(id.Warnings, "version resource: "+err.Error())
-	}
+	guard(id, opts, "imphash", func() {
+		if h, err := imphash(f); err == nil {
+			id.Imphash = h
+		} else {
+			id.Warnings = append(id.Warnings, "imphash: "+err.Error())
+		}
+	})
+	guard(id, opts, "version resource", func() {
+		if err := versionInfo(f, id); err != nil {
+			id.Warnings = append(id.Warnings, "version resource: "+err.Error())
+		}
+	})
 	if ctx.Err() != nil {
 		return
 	}
-	id.Signature = verifyAuthenticode(data, f, opts)
+	if !guard(id, opts, "authenticode", func() { id.Signature = verifyAuthenticode(data, f, opts) }) {
+		id.Signature = Signature{Status: StatusAnalysisFailed}
+	}
+}
+
+// guard runs one stage of the analysis so that a parser bug (a panic on a
+// crafted file) costs only that stage: the other fields are still filled.
+// Hangs and fatal errors are Isolated's business.
+func guard(id *Identity, opts *Options, stage string, fn func()) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = false
+			id.Warnings = append(id.Warnings, fmt.Sprintf("%s: parser panicked: %v", stage, r))
+			if opts.Logger != nil {
+				fmt.Fprintf(opts.Logger, "pe: %s: %s parser panic: %v\n%s", id.Path, stage, r, debug.Stack())
+			}
+		}
+	}()
+	fn()
+	return true
 }
 
 // archName maps IMAGE_FILE_HEADER.Machine to the names Elastic uses in

@@ -23,6 +23,9 @@ type Config struct {
 	// SystemRoots trusts the operating system's store (on Windows, where
 	// Authenticode roots live).
 	SystemRoots bool
+	// VerifyAt is the time untimestamped signatures are checked at; the
+	// current time when zero. Tests set it so fixtures do not expire.
+	VerifyAt time.Time
 	// Command builds the worker's command; by default this executable
 	// with WorkerCommand. Tests point it at the test binary.
 	Command func() *exec.Cmd
@@ -68,7 +71,7 @@ func (c *Config) Pool() (*x509.CertPool, error) {
 }
 
 func (c *Config) workerConfig() (WorkerConfig, error) {
-	wc := WorkerConfig{MaxSize: c.MaxSize, RootsPEM: c.RootsPEM, SystemRoots: c.SystemRoots}
+	wc := WorkerConfig{MaxSize: c.MaxSize, RootsPEM: c.RootsPEM, SystemRoots: c.SystemRoots, VerifyAt: c.VerifyAt}
 	if c.RootsFile != "" {
 		b, err := os.ReadFile(c.RootsFile)
 		if err != nil {

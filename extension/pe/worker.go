@@ -43,6 +43,7 @@ type WorkerConfig struct {
 	MaxSize     int64
 	RootsPEM    []byte
 	SystemRoots bool
+	VerifyAt    time.Time
 }
 
 // Worker is the service the subprocess offers.
@@ -125,7 +126,7 @@ type localWorker struct {
 var workerHook func(path string)
 
 func (w *localWorker) Configure(cfg WorkerConfig) error {
-	w.opts = Options{MaxSize: cfg.MaxSize, Logger: os.Stderr}
+	w.opts = Options{MaxSize: cfg.MaxSize, Now: cfg.VerifyAt, Logger: os.Stderr}
 	pool, err := (&Config{RootsPEM: cfg.RootsPEM, SystemRoots: cfg.SystemRoots}).Pool()
 	if err != nil {
 		return err
