@@ -11,11 +11,11 @@ import (
 
 type wantIdentity struct {
 	arch, original, company, imphash string
-	status                            string
-	present, digestValid, trusted     bool
-	subject, issuer                   string
-	timestamp                         time.Time
-	nested                            int
+	status                           string
+	present, digestValid, trusted    bool
+	subject, issuer                  string
+	timestamp                        time.Time
+	nested                           int
 }
 
 const (
