@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"time"
 
@@ -261,15 +262,27 @@ func archName(machine uint16) string {
 	return fmt.Sprintf("0x%04x", machine)
 }
 
-// versionInfo reads every language block of VS_VERSIONINFO. The first block,
-// in resource order, that names a field wins: a field missing from the
-// neutral block is taken from a localized one.
+// versionInfo reads every language block of VS_VERSIONINFO. A field is
+// taken from the first block that has it, US English first, then other
+// English and language-neutral blocks, then the rest in resource order: a
+// localized DLL (Wine ships dozens of languages) reports what Explorer on an
+// English system shows.
 func versionInfo(f *saferwall.File, id *Identity) error {
 	blocks, err := f.ParseVersionResourcesForEntries()
+	langs := versionLanguages(f)
+	order := make([]int, len(blocks))
+	for i := range order {
+		order[i] = i
+	}
+	if len(langs) == len(blocks) {
+		sort.SliceStable(order, func(a, b int) bool {
+			return langRank(langs[order[a]]) < langRank(langs[order[b]])
+		})
+	}
 	pick := func(key string) string {
-		for _, b := range blocks {
-			if v := strings.TrimRight(b[key], "\x00"); strings.TrimSpace(v) != "" {
-				return strings.TrimSpace(v)
+		for _, i := range order {
+			if v := cleanVersionString(blocks[i][key]); v != "" {
+				return v
 			}
 		}
 		return ""
@@ -280,6 +293,37 @@ func versionInfo(f *saferwall.File, id *Identity) error {
 	id.Product = pick("ProductName")
 	id.FileVersion = pick("FileVersion")
 	return err
+}
+
+// versionLanguages lists the language ids of the RT_VERSION resources in the
+// order ParseVersionResourcesForEntries returns their blocks.
+func versionLanguages(f *saferwall.File) []uint32 {
+	var langs []uint32
+	for _, e := range f.Resources.Entries {
+		if e.ID != saferwall.VersionResourceType || len(e.Directory.Entries) == 0 {
+			continue
+		}
+		for _, l := range e.Directory.Entries[0].Directory.Entries {
+			langs = append(langs, l.ID)
+		}
+	}
+	return langs
+}
+
+func langRank(lang uint32) int {
+	switch {
+	case lang == 0x409: // en-US
+		return 0
+	case lang&0x3ff == 0x09: // any English
+		return 1
+	case lang&0x3ff == 0: // neutral
+		return 2
+	}
+	return 3
+}
+
+func cleanVersionString(v string) string {
+	return strings.TrimSpace(strings.TrimRight(v, "\x00\ufffd"))
 }
 
 type discardLogger struct{}
