@@ -202,11 +202,7 @@ func parsePE(ctx context.Context, data []byte, opts *Options, id *Identity) {
 	id.IsPE = true
 	id.Arch = archName(uint16(f.NtHeader.FileHeader.Machine))
 	guard(id, opts, "imphash", func() {
-		if h, err := imphash(f); err == nil {
-			id.Imphash = h
-		} else {
-			id.Warnings = append(id.Warnings, "imphash: "+err.Error())
-		}
+		id.Imphash, _ = imphash(f)
 	})
 	guard(id, opts, "version resource", func() {
 		if err := versionInfo(f, id); err != nil {

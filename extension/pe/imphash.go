@@ -3,7 +3,6 @@ package pe
 import (
 	"crypto/md5"
 	"encoding/hex"
-	"errors"
 	"strings"
 
 	saferwall "github.com/saferwall/pe"
@@ -19,7 +18,7 @@ import (
 // which pefile strips, so it is not used.
 func imphash(f *saferwall.File) (string, error) {
 	if len(f.Imports) == 0 {
-		return "", errors.New("no imports")
+		return "", nil // pefile too: no import directory, no imphash
 	}
 	var b strings.Builder
 	n := 0
