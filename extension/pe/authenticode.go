@@ -25,6 +25,15 @@ var oidNestedSignature = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 2, 4, 1}
 // PKCS#7 signature and countersignature (relic), its digest against the
 // image, and its chain to opts.Roots at the timestamp's time.
 func verifyAuthenticode(data []byte, f *saferwall.File, opts *Options) Signature {
+	// relic allocates the certificate table at the size the header claims
+	// (up to 4 GiB) before reading it: check it fits in the file first.
+	dir, ok := certificateTable(f)
+	if !ok || dir.Size == 0 {
+		return Signature{Status: StatusUnsigned}
+	}
+	if uint64(dir.VirtualAddress)+uint64(dir.Size) > uint64(len(data)) {
+		return Signature{Present: true, Status: StatusBadSignature, Error: "certificate table extends past the end of the file"}
+	}
 	sigs, err := authenticode.VerifyPE(bytes.NewReader(data), true)
 	if err != nil {
 		var notSigned sigerrors.NotSignedError
@@ -71,6 +80,18 @@ func verifyAuthenticode(data []byte, f *saferwall.File, opts *Options) Signature
 	}
 	s.Status, s.Trusted = StatusTrusted, true
 	return s
+}
+
+// certificateTable returns the security data directory entry, whose
+// "virtual address" is a file offset.
+func certificateTable(f *saferwall.File) (saferwall.DataDirectory, bool) {
+	switch h := f.NtHeader.OptionalHeader.(type) {
+	case saferwall.ImageOptionalHeader32:
+		return h.DataDirectory[saferwall.ImageDirectoryEntryCertificate], true
+	case saferwall.ImageOptionalHeader64:
+		return h.DataDirectory[saferwall.ImageDirectoryEntryCertificate], true
+	}
+	return saferwall.DataDirectory{}, false
 }
 
 func commonName(cn, full string) string {
