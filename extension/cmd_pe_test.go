@@ -104,4 +104,3 @@ func TestPECommandUsage(t *testing.T) {
 		t.Errorf("missing roots: got exit %d, want 1", code)
 	}
 }
-
