@@ -15,6 +15,7 @@ type wantIdentity struct {
 	present, digestValid, trusted    bool
 	subject, issuer                  string
 	timestamp                        time.Time
+	timestampKind                    string
 	nested                           int
 }
 
@@ -45,6 +46,8 @@ var fixtureCases = []struct {
 		present: true, digestValid: true, trusted: true, subject: testSigner, issuer: testIssuer, timestamp: tsFixture}},
 	{"expired-ts-amd64.exe", wantIdentity{arch: "x64", original: "hello.exe", company: "scsweep fixtures", imphash: imphashAMD64, status: StatusTrusted,
 		present: true, digestValid: true, trusted: true, subject: "scsweep Expired Signer", issuer: testIssuer, timestamp: tsExpired}},
+	{"expired-legacy-ts-amd64.exe", wantIdentity{arch: "x64", original: "hello.exe", company: "scsweep fixtures", imphash: imphashAMD64, status: StatusTrusted,
+		present: true, digestValid: true, trusted: true, subject: "scsweep Expired Signer", issuer: testIssuer, timestamp: tsExpired, timestampKind: "legacy"}},
 	{"expired-amd64.exe", wantIdentity{arch: "x64", original: "hello.exe", company: "scsweep fixtures", imphash: imphashAMD64, status: StatusExpired,
 		present: true, digestValid: true, subject: "scsweep Expired Signer", issuer: testIssuer}},
 	{"tampered-amd64.exe", wantIdentity{arch: "x64", original: "hello.exe", company: "scsweep fixtures", imphash: imphashAMD64, status: StatusBadDigest,
@@ -79,6 +82,13 @@ func checkIdentity(t *testing.T, id *Identity, want wantIdentity) {
 	}
 	if !s.Timestamp.Equal(want.timestamp) {
 		t.Errorf("timestamp: got %v, want %v", s.Timestamp, want.timestamp)
+	}
+	wantKind := want.timestampKind
+	if wantKind == "" && !want.timestamp.IsZero() {
+		wantKind = "rfc3161"
+	}
+	if s.TimestampKind != wantKind {
+		t.Errorf("timestamp kind: got %q, want %q", s.TimestampKind, wantKind)
 	}
 	if s.Nested != want.nested {
 		t.Errorf("nested: got %d, want %d", s.Nested, want.nested)

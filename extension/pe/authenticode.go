@@ -54,6 +54,7 @@ func verifyAuthenticode(data []byte, f *saferwall.File, opts *Options) Signature
 	}
 	if ps.CounterSignature != nil {
 		s.Timestamp = ps.CounterSignature.SigningTime.UTC()
+		s.TimestampKind = timestampKind(ps.SignerInfo)
 	}
 	s.Nested = countNested(ps.SignerInfo)
 
@@ -99,6 +100,20 @@ func commonName(cn, full string) string {
 		return cn
 	}
 	return full
+}
+
+var oidCounterSignature = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 6}
+
+func timestampKind(si *pkcs7.SignerInfo) string {
+	if si == nil {
+		return ""
+	}
+	for _, a := range si.UnauthenticatedAttributes {
+		if a.Type.Equal(oidCounterSignature) {
+			return "legacy"
+		}
+	}
+	return "rfc3161"
 }
 
 func countNested(si *pkcs7.SignerInfo) int {

@@ -64,6 +64,9 @@ type Signature struct {
 	// Timestamp is the countersignature's time (RFC 3161 or legacy); zero
 	// when the signature is not timestamped.
 	Timestamp time.Time `json:"timestamp,omitzero"`
+	// TimestampKind is "rfc3161" or "legacy" (a PKCS#9 counterSignature
+	// from the Authenticode timestamp protocol); empty without one.
+	TimestampKind string `json:"timestamp_kind,omitempty"`
 	// Trusted is true when the signature chains to a root of the pool at
 	// the timestamp's time (or now, without a timestamp) and the digest is
 	// valid.

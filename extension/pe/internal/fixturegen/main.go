@@ -11,21 +11,29 @@ package main
 
 import (
 	"compress/gzip"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"flag"
 	"fmt"
+	"io"
 	"math/big"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/sassoftware/relic/v8/lib/pkcs7"
 )
 
 const winres = "github.com/tc-hib/go-winres@v0.3.3"
@@ -70,7 +78,7 @@ func run(out string) error {
 	}
 	defer os.RemoveAll(work)
 
-	pki, err := newPKI(work)
+	pki, err := newPKI(work, filepath.Join(out, "pki"))
 	if err != nil {
 		return fmt.Errorf("pki: %w", err)
 	}
@@ -91,6 +99,12 @@ func run(out string) error {
 		return err
 	}
 
+	legacyURL, stop, err := pki.legacyTSA(tsExpired)
+	if err != nil {
+		return fmt.Errorf("legacy tsa: %w", err)
+	}
+	defer stop()
+
 	type step func(in, outFile string) error
 	signer := func(ident *identity, ts time.Time, extra ...string) step {
 		return func(in, outFile string) error { return pki.sign(ident, ts, in, outFile, extra...) }
@@ -106,6 +120,9 @@ func run(out string) error {
 		{"signed-ts-amd64.exe", hello["amd64"], []step{signer(pki.signer, tsNow)}},
 		{"expired-ts-amd64.exe", hello["amd64"], []step{signer(pki.expired, tsExpired)}},
 		{"expired-amd64.exe", hello["amd64"], []step{signer(pki.expired, time.Time{})}},
+		{"expired-legacy-ts-amd64.exe", hello["amd64"], []step{func(in, outFile string) error {
+			return pki.sign(pki.expired, time.Time{}, in, outFile, "-t", legacyURL)
+		}}},
 		{"tampered-amd64.exe", hello["amd64"], []step{signer(pki.signer, tsNow), flipByte}},
 		{"nested-amd64.exe", hello["amd64"], []step{
 			signer(pki.signer, tsNow, "-h", "sha1"),
@@ -244,12 +261,18 @@ type identity struct {
 }
 
 type pki struct {
-	work                                         string
+	work string
+	// keep holds the test PKI between rebuilds, so that rebuilding the
+	// fixtures does not change every signature in them.
+	keep                                         string
 	root, inter, signer, expired, tsa, untrusted *identity
 }
 
-func newPKI(work string) (*pki, error) {
-	p := &pki{work: work}
+func newPKI(work, keep string) (*pki, error) {
+	if err := os.MkdirAll(keep, 0o755); err != nil {
+		return nil, err
+	}
+	p := &pki{work: work, keep: keep}
 	var err error
 	long := [2]time.Time{time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)}
 	if p.root, err = p.issue("root", "scsweep Test Root CA", nil, long, true, nil); err != nil {
@@ -283,9 +306,61 @@ func newPKI(work string) (*pki, error) {
 var serial int64 = 0x5c5e
 
 func (p *pki) issue(name, cn string, parent *identity, validity [2]time.Time, ca bool, eku []x509.ExtKeyUsage) (*identity, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	var chain []*x509.Certificate
+	if parent != nil {
+		chain = append([]*x509.Certificate{parent.cert}, parent.chain...)
+	}
+	cert, key, err := p.load(name)
 	if err != nil {
 		return nil, err
+	}
+	if cert == nil {
+		if cert, key, err = p.create(cn, parent, validity, ca, eku); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(p.keep, name+".crt.pem"), pemCert(cert), 0o644); err != nil {
+			return nil, err
+		}
+		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+		if err := os.WriteFile(filepath.Join(p.keep, name+".key.pem"), keyPEM, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return p.writeIdentity(name, cert, key, chain)
+}
+
+// load reads a kept certificate and key; nil when there is none yet.
+func (p *pki) load(name string) (*x509.Certificate, *rsa.PrivateKey, error) {
+	certPEM, err := os.ReadFile(filepath.Join(p.keep, name+".crt.pem"))
+	if os.IsNotExist(err) {
+		return nil, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(p.keep, name+".key.pem"))
+	if err != nil {
+		return nil, nil, err
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		return nil, nil, fmt.Errorf("%s: bad PEM", name)
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := x509.ParsePKCS1PrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cert, key, nil
+}
+
+func (p *pki) create(cn string, parent *identity, validity [2]time.Time, ca bool, eku []x509.ExtKeyUsage) (*x509.Certificate, *rsa.PrivateKey, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, err
 	}
 	serial++
 	tmpl := &x509.Certificate{
@@ -302,7 +377,7 @@ func (p *pki) issue(name, cn string, parent *identity, validity [2]time.Time, ca
 		// OpenSSL refuses it otherwise; crypto/x509 never marks it so.
 		val, err := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		tmpl.ExtKeyUsage = nil
 		tmpl.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true, Value: val}}
@@ -313,19 +388,23 @@ func (p *pki) issue(name, cn string, parent *identity, validity [2]time.Time, ca
 		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	}
 	issuer, signKey := tmpl, key
-	var chain []*x509.Certificate
 	if parent != nil {
 		issuer, signKey = parent.cert, parent.key
-		chain = append([]*x509.Certificate{parent.cert}, parent.chain...)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, &key.PublicKey, signKey)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	return cert, key, nil
+}
+
+// writeIdentity writes the certificate chain and key where osslsigncode
+// reads them.
+func (p *pki) writeIdentity(name string, cert *x509.Certificate, key *rsa.PrivateKey, chain []*x509.Certificate) (*identity, error) {
 	id := &identity{cert: cert, key: key, chain: chain,
 		certFile: filepath.Join(p.work, name+".crt.pem"), keyFile: filepath.Join(p.work, name+".key.pem")}
 	// The signature carries the signer and its issuers below the root.
@@ -360,11 +439,71 @@ func (p *pki) sign(id *identity, ts time.Time, in, out string, extra ...string) 
 		args = append(args, "-TSA-certs", p.tsa.certFile, "-TSA-key", p.tsa.keyFile,
 			"-TSA-time", strconv.FormatInt(ts.Unix(), 10))
 	}
-	if id == p.expired && ts.IsZero() {
+	if id == p.expired {
 		at = tsExpired
 	}
 	args = append(args, "-time", strconv.FormatInt(at.Unix(), 10))
 	args = append(args, extra...)
 	args = append(args, "-in", in, "-out", out)
 	return runIn(p.work, nil, "osslsigncode", args...)
+}
+
+// legacyTSA serves the Authenticode (pre-RFC 3161) timestamp protocol on
+// loopback, so a fixture can carry a PKCS#9 counterSignature without any
+// outside service: the request is a base64 TimeStampRequest holding the
+// signature's encrypted digest; the answer a base64 PKCS#7 SignedData over
+// it, signed by the test TSA at the given time. osslsigncode moves its
+// SignerInfo into the signature as the counterSignature attribute.
+func (p *pki) legacyTSA(at time.Time) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(body))); err == nil {
+			body = dec
+		}
+		// TimeStampRequest without its optional attributes, which no
+		// client sends.
+		var req struct {
+			CounterSignatureType asn1.ObjectIdentifier
+			Content              struct {
+				ContentType asn1.ObjectIdentifier
+				Content     []byte `asn1:"explicit,tag:0"`
+			}
+		}
+		if _, err := asn1.Unmarshal(body, &req); err != nil {
+			fmt.Fprintln(os.Stderr, "legacy tsa: bad request:", err)
+			http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		b := pkcs7.NewBuilder(p.tsa.key, []*x509.Certificate{p.tsa.cert}, crypto.SHA256)
+		if err := b.SetContentData(req.Content.Content); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if err := b.AddAuthenticatedAttribute(pkcs7.OidAttributeSigningTime, at.UTC()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		psd, err := b.Sign()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		der, err := asn1.Marshal(*psd)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		io.WriteString(w, base64.StdEncoding.EncodeToString(der))
+	})}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String() + "/", func() { srv.Close() }, nil
 }
