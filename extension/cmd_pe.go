@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"runtime"
 	"time"
 
 	"scsweep/extension/pe"
@@ -38,12 +37,10 @@ func runPE(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	cfg := pe.Config{MaxSize: *maxSize, Timeout: *timeout}
-	switch {
-	case *roots != "":
-		cfg.RootsFile = *roots
-	case runtime.GOOS == "windows":
-		cfg.SystemRoots = true
+	cfg := pe.DefaultConfig()
+	cfg.MaxSize, cfg.Timeout = *maxSize, *timeout
+	if *roots != "" {
+		cfg.RootsFile, cfg.SystemRoots = *roots, false
 	}
 	ctx := context.Background()
 	var analyze func(ctx context.Context, path string) (*pe.Identity, error)

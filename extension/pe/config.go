@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"time"
 )
 
@@ -31,6 +32,13 @@ type Config struct {
 	Command func() *exec.Cmd
 	// Log receives the worker's diagnostics; discarded when nil.
 	Log io.Writer
+}
+
+// DefaultConfig is the configuration the extension runs with unless told
+// otherwise: on Windows the system root store, elsewhere no trusted roots
+// until a PEM bundle is given.
+func DefaultConfig() Config {
+	return Config{SystemRoots: runtime.GOOS == "windows"}
 }
 
 // DefaultTimeout bounds one file's analysis in the worker. Hashing and
