@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,6 +96,11 @@ func (iso *Isolated) Analyze(ctx context.Context, path string) (*Identity, error
 			return nil, fmt.Errorf("pe: %s: %w: %v", path, ErrWorker, r.err)
 		}
 		if r.err != nil {
+			// net/rpc flattens errors to strings; a file that went
+			// away meanwhile should still read as fs.ErrNotExist.
+			if _, err := os.Stat(path); err != nil {
+				return nil, fmt.Errorf("pe: %w", err)
+			}
 			return nil, r.err
 		}
 		return r.id, nil

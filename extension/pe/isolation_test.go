@@ -5,6 +5,7 @@ import (
 	"debug/pe"
 	"encoding/binary"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,5 +169,20 @@ func TestCancelledCallKillsBusyWorker(t *testing.T) {
 	id, err := iso.Analyze(context.Background(), fixture(t, "unsigned-386.exe"))
 	if err != nil || id.Arch != "x86" {
 		t.Fatalf("next file: got %v, %v; want an x86 identity", id, err)
+	}
+}
+
+func TestIsolatedMissingFileIsNotExist(t *testing.T) {
+	iso, err := NewIsolated(testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer iso.Close()
+	_, err = iso.Analyze(context.Background(), filepath.Join(t.TempDir(), "gone.exe"))
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("got %v, want fs.ErrNotExist", err)
+	}
+	if iso.Starts() != 1 {
+		t.Errorf("worker starts: got %d, want 1 (an ordinary error must not restart it)", iso.Starts())
 	}
 }
