@@ -42,6 +42,11 @@ fuzz:
 	  done; \
 	done
 
+# Rebuilds the PE fixtures under testdata/pe (needs osslsigncode and the
+# module proxy for go-winres); the results are committed so tests need neither.
+fixtures:
+	$(GO) run ./extension/pe/internal/fixturegen -out testdata/pe
+
 # Rewrites the golden files from the current code; review the diff.
 # Packages whose tests take -update.
 GOLDEN_PKGS := ./extension ./extension/source ./extension/screenconnect
