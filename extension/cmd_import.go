@@ -51,7 +51,13 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 	defer store.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	p := &ingest.Pipeline{Store: store, Enrich: enricher(cfg)}
+	id, err := newPEIdentity(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer id.Close()
+	p := &ingest.Pipeline{Store: store, Enrich: id.enrich}
 	code := 0
 	for _, path := range fs.Args() {
 		res, err := p.ImportFile(ctx, path, *format)

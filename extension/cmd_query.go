@@ -51,7 +51,13 @@ func runQuery(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer store.Close()
-	ts, err := allTables(cfg, store)
+	id, err := newPEIdentity(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer id.Close()
+	ts, err := allTables(cfg, store, id)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -62,7 +62,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		logger.Printf("connecting to osqueryd at %s: %v", *socket, err)
 		return 1
 	}
-	ts, err := allTables(cfg, store)
+	id, err := newPEIdentity(cfg)
+	if err != nil {
+		logger.Print(err)
+		return 1
+	}
+	defer id.Close()
+	ts, err := allTables(cfg, store, id)
 	if err != nil {
 		logger.Print(err)
 		return 1

@@ -15,7 +15,7 @@ func init() {
 
 func runTables(args []string, stdout, stderr io.Writer) int {
 	// Specs need no store: nil is never dereferenced by spec generation.
-	ts, err := allTables(config.Default(), nil)
+	ts, err := allTables(config.Default(), nil, nil)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

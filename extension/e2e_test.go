@@ -5,11 +5,15 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -80,5 +84,58 @@ func TestImportQueryAndThriftAgree(t *testing.T) {
 	sort.Slice(viaThrift, func(i, j int) bool { return viaThrift[i]["eid"] < viaThrift[j]["eid"] })
 	if !reflect.DeepEqual(viaThrift, viaQuery) {
 		t.Fatalf("thrift rows differ from standalone rows:\n thrift %v\n  query %v", viaThrift, viaQuery)
+	}
+}
+
+func gunzipTo(t *testing.T, src, dst string) {
+	t.Helper()
+	f, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An imported start whose record lacks the image's identity gets it from
+// the file on this host; what the record carries is kept.
+func TestImportEnrichesFromImageOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "notepad.exe")
+	gunzipTo(t, filepath.Join("..", "testdata", "pe", "notepad.exe.gz"), img)
+	roots, _ := filepath.Abs(filepath.Join("..", "testdata", "pe", "roots.pem"))
+	cfg := filepath.Join(dir, "scsweep.conf")
+	os.WriteFile(cfg, []byte(`{"roots_pem": `+strconv.Quote(roots)+`}`), 0o600)
+	records := filepath.Join(dir, "starts.ndjson")
+	doc := func(id, sha string) string {
+		hash := ""
+		if sha != "" {
+			hash = `,"hash":{"sha256":"` + sha + `"}`
+		}
+		return `{"@timestamp":"2024-02-21T14:05:02Z","event":{"category":["process"],"type":["start"],"id":"` + id + `"},` +
+			`"host":{"os":{"type":"windows"}},"process":{"pid":5540,"entity_id":"` + id + `","name":"notepad.exe","executable":` + strconv.Quote(img) + hash +
+			`,"parent":{"name":"ScreenConnect.Service.exe","pid":2816}}}` + "\n"
+	}
+	os.WriteFile(records, []byte(doc("a", "")), 0o600)
+	db := filepath.Join(dir, "events.db")
+	run(t, "import", "--config", cfg, "--events-db", db, records)
+	out := run(t, "query", "--json", "--config", cfg, "--events-db", db,
+		"SELECT pe_original_file_name, pe_company, sha256, signature_status, signature_trusted FROM process_lineage_events")
+	var row map[string]string
+	if err := json.Unmarshal([]byte(out), &row); err != nil {
+		t.Fatalf("query output %q: %v", out, err)
+	}
+	if row["pe_original_file_name"] != "PowerShell.EXE" || row["signature_status"] != "trusted" || row["signature_trusted"] != "1" || len(row["sha256"]) != 64 {
+		t.Fatalf("enriched row: got %v, want the renamed PowerShell's identity, trusted", row)
 	}
 }

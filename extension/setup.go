@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -54,7 +53,7 @@ func openStore(cfg config.Config) (*events.Store, error) {
 
 // allTables is every table the extension serves, over an open store (nil
 // when only the specs are wanted).
-func allTables(cfg config.Config, store *events.Store) ([]tables.Table, error) {
+func allTables(cfg config.Config, store *events.Store, id *peIdentity) ([]tables.Table, error) {
 	var firstSeen *screenconnect.FirstSeen
 	if store != nil {
 		if err := screenconnect.InitFirstSeen(store.DB()); err != nil {
@@ -66,6 +65,9 @@ func allTables(cfg config.Config, store *events.Store) ([]tables.Table, error) {
 		Roots: cfg.ScreenConnectRoots,
 		// Leave the scan time to finish its rows before the generate bound.
 		Timeout: cfg.GenerateTimeout.Duration * 4 / 5,
+	}
+	if id != nil {
+		sc.Identify = id.scIdentify
 	}
 	ts := []tables.Table{tables.ProcessLineageEvents(store, cfg.MaxRows)}
 	return append(ts, tables.ScreenConnect(sc, firstSeen)...), nil
@@ -87,7 +89,3 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok bool
 	}
 	return 0, true
 }
-
-// enricher is the PE identity step of ingest; nil until a PE analyzer is
-// configured.
-func enricher(cfg config.Config) func(context.Context, *events.Event) { return nil }

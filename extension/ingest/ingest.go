@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"scsweep/extension/events"
 	"scsweep/extension/lineage"
@@ -26,8 +27,10 @@ const DefaultDepth = 8
 type Pipeline struct {
 	Store *events.Store
 	// Enrich fills an event's PE identity from its image file when the
-	// record lacks it; nil leaves events as their source gave them.
-	Enrich func(ctx context.Context, ev *events.Event)
+	// record lacks it; nil leaves events as their source gave them. Its
+	// errors do not stop an import: the event is stored as its source gave
+	// it and the reason is counted in the Result's notes.
+	Enrich func(ctx context.Context, ev *events.Event) error
 	// Batch and Depth default to DefaultBatch and DefaultDepth.
 	Batch, Depth int
 }
@@ -44,8 +47,9 @@ type Result struct {
 func (p *Pipeline) ImportFile(ctx context.Context, path, format string) (Result, error) {
 	var res Result
 	var batch []*events.Event
+	notes := map[string]int{}
 	flush := func() error {
-		n, err := p.Write(ctx, batch)
+		n, err := p.write(ctx, batch, notes)
 		if err != nil {
 			return err
 		}
@@ -65,12 +69,22 @@ func (p *Pipeline) ImportFile(ctx context.Context, path, format string) (Result,
 		err = flush()
 	}
 	res.Summary = sum
+	for k, v := range notes {
+		if res.Notes == nil {
+			res.Notes = map[string]int{}
+		}
+		res.Notes[k] += v
+	}
 	return res, err
 }
 
 // Write enriches, resolves lineage for and stores evs, returning how many
 // were new. It reorders evs by start time.
 func (p *Pipeline) Write(ctx context.Context, evs []*events.Event) (int, error) {
+	return p.write(ctx, evs, nil)
+}
+
+func (p *Pipeline) write(ctx context.Context, evs []*events.Event, notes map[string]int) (int, error) {
 	if len(evs) == 0 {
 		return 0, nil
 	}
@@ -79,7 +93,9 @@ func (p *Pipeline) Write(ctx context.Context, evs []*events.Event) (int, error) 
 	finder := lineage.Chain(mem, p.Store)
 	for _, ev := range evs {
 		if p.Enrich != nil {
-			p.Enrich(ctx, ev)
+			if err := p.Enrich(ctx, ev); err != nil && notes != nil {
+				notes["image identity not read: "+enrichReason(err)]++
+			}
 		}
 		if err := lineage.Fill(ctx, ev, finder, p.depth()); err != nil {
 			return 0, fmt.Errorf("ingest: lineage of %s: %w", ev.EID, err)
@@ -101,4 +117,14 @@ func (p *Pipeline) depth() int {
 		return p.Depth
 	}
 	return DefaultDepth
+}
+
+// enrichReason shortens an enrichment error to its kind, so a summary counts
+// kinds rather than listing every path.
+func enrichReason(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
 }

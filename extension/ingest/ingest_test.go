@@ -82,11 +82,12 @@ func TestEnrichRunsBeforeStore(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t)
 	calls := 0
-	p := &Pipeline{Store: s, Enrich: func(_ context.Context, ev *events.Event) {
+	p := &Pipeline{Store: s, Enrich: func(_ context.Context, ev *events.Event) error {
 		calls++
 		if ev.SHA256 == "" {
 			ev.SHA256 = "feed"
 		}
+		return nil
 	}}
 	if _, err := p.Write(ctx, []*events.Event{{EID: "a", Time: 1}, {EID: "b", Time: 2, SHA256: "kept"}}); err != nil {
 		t.Fatal(err)
