@@ -65,8 +65,13 @@ func ecsEvent(doc map[string]any) (*events.Event, string) {
 			}
 		}
 	}
-	if t, ok := timestamp(doc, "@timestamp"); ok {
-		ev.Time = t
+	// The process start is the event's time; documents that lost
+	// @timestamp may still say it elsewhere.
+	for _, f := range []string{"@timestamp", "process.start", "event.created"} {
+		if t, ok := timestamp(doc, f); ok {
+			ev.Time = t
+			break
+		}
 	}
 	switch ev.Source {
 	case "sysmon", "security":
