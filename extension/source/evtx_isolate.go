@@ -173,7 +173,7 @@ func (p *evtxChild) parse(chunk []byte, valid int, out chunkOut) error {
 type childOut struct{ enc *json.Encoder }
 
 func (o *childOut) record(wr *winRecord) error { return o.enc.Encode(evtxMsg{Rec: wr}) }
-func (o *childOut) skip(reason string, n int) { o.enc.Encode(evtxMsg{Skip: reason, N: n}) }
+func (o *childOut) skip(reason string, n int)  { o.enc.Encode(evtxMsg{Skip: reason, N: n}) }
 
 // runEVTXChild is the child: it parses chunks from r until r ends, and
 // exits when its heap passes the limit. It returns the exit code.
