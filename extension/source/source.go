@@ -7,6 +7,15 @@
 // (sysmon.go). A bad record never stops an import: it is counted in the
 // Summary under a reason and the rest of the input is read.
 //
+// Formats: "ecs" (JSON: NDJSON, arrays or single documents from Elastic
+// Defend, winlogbeat, Endgame, and EVTX dumps), "sysmon-xml" (Event XML as
+// wevtutil and Get-WinEvent write it, UTF-8 or UTF-16) and "sysmon-evtx"
+// (.evtx files, parsed in a child process bounded in memory and time; see
+// evtx_isolate.go). "auto" picks one from the first bytes.
+//
+// Bounds: a record over MaxRecordBytes is skipped without being held in
+// memory; a text field over MaxFieldBytes is cut and the cut noted.
+//
 // # Event ids
 //
 // The eid of an event is the first 128 bits (32 hex digits) of SHA-256 over
