@@ -22,10 +22,12 @@
 // the record's own identity, so re-importing a record yields the same eid and
 // two records never share one:
 //
-//   - Windows Event Log records (Sysmon, whatever the rendering: XML, EVTX,
-//     winlogbeat or EVTX-dump JSON): "win", provider kind, computer, channel,
-//     EventRecordID, ProcessGuid and UtcTime. The same record read from an
-//     .evtx file and from its XML rendering gets the same eid.
+//   - Windows Event Log records, whatever the rendering (XML, EVTX,
+//     winlogbeat or EVTX-dump JSON): "win", the provider kind, computer,
+//     channel and EventRecordID, then for Sysmon the ProcessGuid and
+//     UtcTime, for Security 4688 the new process id and the second the
+//     record was written. The same record read from an .evtx file and from
+//     its XML rendering gets the same eid.
 //   - ECS documents: "ecs", the host (host.id, else host.name, else agent.id),
 //     event.id (else _id) and process.entity_id. A document with neither
 //     event.id nor _id is identified by the SHA-256 of its canonical JSON.

@@ -20,7 +20,7 @@ import (
 func init() {
 	register(&format{
 		name: "sysmon-evtx",
-		doc:  "Windows .evtx event log files (Microsoft-Windows-Sysmon/Operational exported or copied)",
+		doc:  "Windows .evtx event log files (Sysmon Operational or Security log, exported or copied)",
 		sniff: func(head []byte) bool {
 			return bytes.HasPrefix(head, evtxMagic)
 		},

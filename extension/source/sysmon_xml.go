@@ -16,7 +16,7 @@ import (
 func init() {
 	register(&format{
 		name: "sysmon-xml",
-		doc:  "Windows event XML as wevtutil qe /f:xml or Get-WinEvent ToXml() writes it: <Event> elements, enclosed or not",
+		doc:  "Windows event XML (Sysmon event 1, Security 4688) as wevtutil qe /f:xml or Get-WinEvent ToXml() writes it: <Event> elements, enclosed or not",
 		sniff: func(head []byte) bool {
 			return firstSignificant(head) == '<'
 		},
