@@ -41,7 +41,9 @@ type Finder interface {
 	// ByEntityID returns the start with this entity id.
 	ByEntityID(ctx context.Context, id string) (*events.Event, error)
 	// LatestStart returns the latest start of pid whose time is at or
-	// before notAfter (unix seconds).
+	// before notAfter (unix seconds); among starts in the same second, the
+	// one stored last. Over SQL: WHERE pid = ? AND time <= ? ORDER BY time
+	// DESC, rowid DESC LIMIT 1.
 	LatestStart(ctx context.Context, pid int64, notAfter int64) (*events.Event, error)
 }
 

@@ -405,3 +405,58 @@ func BenchmarkFill(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+func TestFillBatchNewestFirst(t *testing.T) {
+	// As Get-WinEvent lists them: newest first. The store already knows
+	// services.exe from an earlier import.
+	store := NewMemory()
+	store.Add(start("services", 600, 500, 1, "{S}", "", services))
+	batch := []*events.Event{
+		start("cmd", 800, 700, 4, "{C}", "{SC}", cmd),
+		start("sc", 700, 600, 3, "{SC}", "{S}", scService),
+	}
+	if err := FillBatch(context.Background(), batch, store, 5); err != nil {
+		t.Fatal(err)
+	}
+	if got := batch[0].ParentPath; got != scService {
+		t.Errorf("cmd parent_path: got %q, want %q", got, scService)
+	}
+	var got []string
+	for _, a := range batch[0].Ancestry {
+		got = append(got, a.EntityID)
+	}
+	if want := []string{"{SC}", "{S}"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("cmd ancestry: got %v, want %v", got, want)
+	}
+	if got := batch[1].ParentPath; got != services {
+		t.Errorf("sc parent_path: got %q, want %q", got, services)
+	}
+}
+
+func TestFillBatchWithoutStore(t *testing.T) {
+	batch := []*events.Event{child("c", 200, 100, 20), start("p", 100, 4, 10, "", "", scService)}
+	if err := FillBatch(context.Background(), batch, nil, 2); err != nil {
+		t.Fatal(err)
+	}
+	if batch[0].ParentName != "ScreenConnect.Service.exe" {
+		t.Errorf("parent_name: got %q, want ScreenConnect.Service.exe", batch[0].ParentName)
+	}
+}
+
+func ExampleFillBatch() {
+	batch := []*events.Event{
+		// cmd.exe from a source that gives only the parent pid (4688, ETW).
+		{EID: "2", PID: 6212, HasPID: true, ParentPID: 2816, HasParentPID: true, Time: 1708524191,
+			Name: "cmd.exe", Path: `C:\Windows\SysWOW64\cmd.exe`},
+		{EID: "1", PID: 2816, HasPID: true, Time: 1708520000,
+			Name: "ScreenConnect.Service.exe", Path: `C:\Program Files (x86)\ScreenConnect\ScreenConnect.Service.exe`},
+	}
+	if err := FillBatch(context.Background(), batch, nil, 8); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(batch[0].ParentName)
+	fmt.Println(batch[0].AncestryJSON())
+	// Output:
+	// ScreenConnect.Service.exe
+	// [{"pid":2816,"name":"ScreenConnect.Service.exe","path":"C:\\Program Files (x86)\\ScreenConnect\\ScreenConnect.Service.exe","time":1708520000}]
+}

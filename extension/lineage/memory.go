@@ -130,3 +130,26 @@ func (c chain) LatestStart(ctx context.Context, pid int64, notAfter int64) (*eve
 	}
 	return best, nil
 }
+
+// FillBatch fills every event of a batch (one imported file, say) as Fill
+// does, resolving parents among the batch itself first and then in store
+// (which may be nil). The batch may be in any order: Get-WinEvent lists the
+// newest record first, so children often come before their parents. Each
+// event is added to the batch's Memory before any is filled; the rules
+// keep a start from being the parent of anything that began before it.
+func FillBatch(ctx context.Context, batch []*events.Event, store Finder, maxDepth int) error {
+	mem := NewMemory()
+	for _, ev := range batch {
+		mem.Add(ev)
+	}
+	var f Finder = mem
+	if store != nil {
+		f = Chain(mem, store)
+	}
+	for _, ev := range batch {
+		if err := Fill(ctx, ev, f, maxDepth); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -25,7 +25,7 @@ import (
 var knownDifferences = map[string]string{
 	"event.id":                 "our event.id is the row's eid, derived from the record's own id (documented in package source)",
 	"user.id":                  "Sysmon's Security UserID is the event writer (SYSTEM), not the process owner: user_sid stays empty",
-	"user.name":                "username keeps DOMAIN\\name as the Sysmon User field gives it; Elastic splits it into user.domain and user.name",
+	"user.name":                "username keeps DOMAIN\\name as the record gives it (Sysmon User, 4688 Subject or Target); Elastic splits it into user.domain and user.name",
 	"process.entity_id":        "Sysmon process GUIDs are written {UPPER-CASE} whatever the rendering, so XML, EVTX and JSON renderings agree",
 	"process.parent.entity_id": "as process.entity_id",
 	"@timestamp":               "the time column is in whole seconds: compared at second precision",
@@ -289,12 +289,33 @@ func TestConformanceSigmaEVTX(t *testing.T) {
 	}
 }
 
+// Security 4688 as winlogbeat ships it, directly (system.security) and
+// through Windows Event Forwarding (windows.forwarded). The expected file
+// covers the first input event only.
+func TestConformanceSecurity4688(t *testing.T) {
+	for _, dir := range []string{"system_security_4688", "windows_forwarded_4688"} {
+		t.Run(dir, func(t *testing.T) {
+			in := peers.Path(t, "telemetry/"+dir+"/test-security-windows2019-4688-process-created.json")
+			evs, sum := importFile(t, in, "auto")
+			n := len(readJSONFile(t, in).(map[string]any)["events"].([]any))
+			if len(evs) != n {
+				t.Fatalf("events: got %d (%+v), want %d", len(evs), sum, n)
+			}
+			for _, ev := range evs {
+				if ev.Source != "security" || ev.OSType != "windows" {
+					t.Errorf("source %q os_type %q, want security, windows", ev.Source, ev.OSType)
+				}
+			}
+			want := readJSONFile(t, in+"-expected.json").(map[string]any)["expected"].([]any)[0].(map[string]any)
+			compareECS(t, evs[0], want)
+		})
+	}
+}
+
 // Sources whose format is not imported yet are listed, so their absence is
 // visible in the test log rather than silent.
 func TestConformanceNotYetSupported(t *testing.T) {
 	for _, rel := range []string{
-		"telemetry/system_security_4688/test-security-windows2019-4688-process-created.json",
-		"telemetry/windows_forwarded_4688/test-security-windows2019-4688-process-created.json",
 		"telemetry/crowdstrike_fdr/test-windows.EXCERPT-ProcessRollup2.log",
 		"telemetry/m365_defender/test-device.EXCERPT-DeviceProcessEvents.log",
 		"telemetry/sentinel_one_cloud_funnel/test-process.log",

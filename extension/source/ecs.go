@@ -65,8 +65,13 @@ func ecsEvent(doc map[string]any) (*events.Event, string) {
 			}
 		}
 	}
-	if t, ok := timestamp(doc, "@timestamp"); ok {
-		ev.Time = t
+	// The process start is the event's time; documents that lost
+	// @timestamp may still say it elsewhere.
+	for _, f := range []string{"@timestamp", "process.start", "event.created"} {
+		if t, ok := timestamp(doc, f); ok {
+			ev.Time = t
+			break
+		}
 	}
 	switch ev.Source {
 	case "sysmon", "security":
@@ -95,13 +100,24 @@ func ecsEvent(doc map[string]any) (*events.Event, string) {
 	// A winlogbeat document keeps what its processing did not move out of
 	// winlog.event_data: fill gaps from it, and identify it as the Windows
 	// record it is so that its other renderings share its eid.
-	if ev.Source == "sysmon" && hasValue(doc, "event.code", "1") {
+	if ev.Source == "sysmon" || ev.Source == "security" {
 		if wr := winlogRecord(doc); wr != nil {
-			fillEmpty(ev, sysmonProcessCreate(wr))
-			ev.EntityID = canonicalGUID(ev.EntityID)
-			ev.ParentEntityID = canonicalGUID(ev.ParentEntityID)
-			if wr.RecordID != "" && wr.Computer != "" {
-				ev.EID = eidOf("win", "sysmon", wr.Computer, wr.Channel, wr.RecordID, ev.EntityID, sysmonValue(wr.Data["UtcTime"]))
+			if raw, why := winEvent(wr); why == "" {
+				fillEmpty(ev, raw)
+				if ev.UserSID == "" {
+					ev.UserSID = raw.UserSID // 4688's own account SID; Sysmon has none
+				}
+				ev.EntityID = canonicalGUID(ev.EntityID)
+				ev.ParentEntityID = canonicalGUID(ev.ParentEntityID)
+				// Identify it as the Windows record it is, from what the
+				// processing left, so its other renderings share its eid.
+				if wr.RecordID != "" && wr.Computer != "" {
+					if ev.Source == "sysmon" {
+						ev.EID = sysmonEID(wr, ev.EntityID)
+					} else {
+						ev.EID = securityEID(wr, ev.PID)
+					}
+				}
 			}
 		}
 	}

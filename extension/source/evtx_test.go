@@ -63,6 +63,10 @@ func TestEVTXDamage(t *testing.T) {
 			return c
 		}(), chunk), 1, map[string]int{"corrupt EVTX chunk header": 1}},
 		{"empty chunk slots at the end", file(chunk, make([]byte, evtxChunkSize)), 1, nil},
+		// One byte in the template instance makes the parser read an
+		// argument count it never checks and allocate until memory runs
+		// out: the child parsing that chunk dies, the others import.
+		{"chunk that exhausts the parser's memory, between good chunks", file(chunk, corrupt(570, 0x77, 1), chunk), 2, map[string]int{reasonEVTXCrash: 1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

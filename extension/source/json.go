@@ -166,65 +166,102 @@ scan:
 		return nil, "malformed JSON", nil
 	}
 	buf := []byte{first}
-	depth, inString, escape, over, broken, col0 := 1, false, false, false, false, false
+	st := scanState{depth: 1}
 	for {
-		b, err := sp.r.ReadByte()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				if over {
-					return nil, reasonTooBig, nil
+		if sp.r.Buffered() == 0 {
+			if _, err := sp.r.Peek(1); err != nil {
+				if errors.Is(err, io.EOF) {
+					if st.over {
+						return nil, reasonTooBig, nil
+					}
+					return nil, "malformed JSON: truncated document", nil
 				}
-				return nil, "malformed JSON: truncated document", nil
+				return nil, "", err
 			}
-			return nil, "", err
 		}
-		if col0 && b == '{' && !inString {
-			// A new document begins before this one closed.
-			sp.r.UnreadByte()
-			if over {
+		chunk, _ := sp.r.Peek(sp.r.Buffered())
+		n, verdict := st.scan(chunk)
+		if !st.over {
+			if len(buf)+n > MaxRecordBytes {
+				st.over, buf = true, nil
+			} else {
+				buf = append(buf, chunk[:n]...)
+			}
+		}
+		sp.r.Discard(n)
+		switch verdict {
+		case scanEnd:
+			switch {
+			case st.over:
+				return nil, reasonTooBig, nil
+			case st.broken:
+				return nil, "malformed JSON", nil
+			}
+			return buf, "", nil
+		case scanResync:
+			if st.over {
 				return nil, reasonTooBig, nil
 			}
 			return nil, "malformed JSON: document not closed", nil
 		}
-		col0 = b == '\n'
-		if !over {
-			if len(buf) >= MaxRecordBytes {
-				over, buf = true, nil
-			} else {
-				buf = append(buf, b)
+	}
+}
+
+// scanState follows strings and nesting across the chunks of one document.
+type scanState struct {
+	depth              int
+	inString, escape   bool
+	over, broken, col0 bool
+}
+
+const (
+	scanMore   = iota // the chunk ended inside the document
+	scanEnd           // the document closed at the last byte consumed
+	scanResync        // a new document starts at the first byte not consumed
+)
+
+// scan consumes bytes of chunk and says how many and why it stopped.
+func (st *scanState) scan(chunk []byte) (int, int) {
+	for i := 0; i < len(chunk); i++ {
+		b := chunk[i]
+		if st.inString {
+			if st.escape {
+				st.escape = false
+				continue
 			}
-		}
-		if inString {
-			switch {
-			case escape:
-				escape = false
-			case b == '\\':
-				escape = true
-			case b == '"':
-				inString = false
-			case b == '\n':
+			// Skip plain string bytes in one step.
+			j := bytes.IndexAny(chunk[i:], "\\\"\n")
+			if j < 0 {
+				return len(chunk), scanMore
+			}
+			i += j
+			switch chunk[i] {
+			case '\\':
+				st.escape = true
+			case '"':
+				st.inString = false
+			case '\n':
 				// A raw newline cannot be in a JSON string: the string was
 				// never closed.
-				inString, broken = false, true
+				st.inString, st.broken, st.col0 = false, true, true
 			}
 			continue
 		}
+		if st.col0 && b == '{' {
+			return i, scanResync
+		}
+		st.col0 = b == '\n'
 		switch b {
 		case '"':
-			inString = true
+			st.inString = true
 		case '{', '[':
-			depth++
+			st.depth++
 		case '}', ']':
-			depth--
-			if depth == 0 {
-				switch {
-				case over:
-					return nil, reasonTooBig, nil
-				case broken:
-					return nil, "malformed JSON", nil
-				}
-				return buf, "", nil
+			st.depth--
+			if st.depth == 0 {
+				return i + 1, scanEnd
 			}
 		}
 	}
+	return len(chunk), scanMore
 }

@@ -7,16 +7,27 @@
 // (sysmon.go). A bad record never stops an import: it is counted in the
 // Summary under a reason and the rest of the input is read.
 //
+// Formats: "ecs" (JSON: NDJSON, arrays or single documents from Elastic
+// Defend, winlogbeat, Endgame, and EVTX dumps), "sysmon-xml" (Event XML as
+// wevtutil and Get-WinEvent write it, UTF-8 or UTF-16) and "sysmon-evtx"
+// (.evtx files, parsed in a child process bounded in memory and time; see
+// evtx_isolate.go). "auto" picks one from the first bytes.
+//
+// Bounds: a record over MaxRecordBytes is skipped without being held in
+// memory; a text field over MaxFieldBytes is cut and the cut noted.
+//
 // # Event ids
 //
 // The eid of an event is the first 128 bits (32 hex digits) of SHA-256 over
 // the record's own identity, so re-importing a record yields the same eid and
 // two records never share one:
 //
-//   - Windows Event Log records (Sysmon, whatever the rendering: XML, EVTX,
-//     winlogbeat or EVTX-dump JSON): "win", provider kind, computer, channel,
-//     EventRecordID, ProcessGuid and UtcTime. The same record read from an
-//     .evtx file and from its XML rendering gets the same eid.
+//   - Windows Event Log records, whatever the rendering (XML, EVTX,
+//     winlogbeat or EVTX-dump JSON): "win", the provider kind, computer,
+//     channel and EventRecordID, then for Sysmon the ProcessGuid and
+//     UtcTime, for Security 4688 the new process id and the second the
+//     record was written. The same record read from an .evtx file and from
+//     its XML rendering gets the same eid.
 //   - ECS documents: "ecs", the host (host.id, else host.name, else agent.id),
 //     event.id (else _id) and process.entity_id. A document with neither
 //     event.id nor _id is identified by the SHA-256 of its canonical JSON.

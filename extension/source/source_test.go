@@ -3,6 +3,7 @@ package source
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -350,4 +351,63 @@ func TestContextCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
+}
+
+// One Sysmon record, rendered as Windows XML, as winlogbeat ships it and as
+// an EVTX dump, must give the same row, eid included.
+func TestSameRecordEveryRendering(t *testing.T) {
+	d := startData(4242)
+	d["ProcessGuid"] = "{7f3c2a10-0f2f-65d6-4a03-000000001c00}"
+	d["Hashes"] = "MD5=3B6C6CB9A3B2F0A8C4A2D7F6C1E8B905,IMPHASH=392B4D61B1D1DADC1F06444DF258188A"
+	d["User"] = `NT AUTHORITY\SYSTEM`
+	d["OriginalFileName"] = "Cmd.Exe"
+	xmlRec := eventXML(48211, 1, d)
+
+	data := map[string]any{}
+	for k, v := range d {
+		data[k] = v
+	}
+	wl := map[string]any{"winlog": map[string]any{
+		"provider_name": "Microsoft-Windows-Sysmon", "channel": "Microsoft-Windows-Sysmon/Operational",
+		"computer_name": "host1", "event_id": "1", "record_id": 48211, "event_data": data,
+		"user": map[string]any{"identifier": "S-1-5-18"},
+	}}
+	dumpData := map[string]any{}
+	for k, v := range data {
+		dumpData[k] = v
+	}
+	dumpData["ProcessGuid"] = "7F3C2A10-0F2F-65D6-4A03-000000001C00"
+	dumpData["ProcessId"] = 4242
+	dump := map[string]any{"Event": map[string]any{
+		"System": map[string]any{
+			"Provider": map[string]any{"#attributes": map[string]any{"Name": "Microsoft-Windows-Sysmon"}},
+			"EventID":  1, "EventRecordID": 48211, "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": "host1",
+			"TimeCreated": map[string]any{"#attributes": map[string]any{"SystemTime": "2024-03-01T10:00:00.0000000Z"}},
+		},
+		"EventData": dumpData,
+	}}
+	rows := map[string]map[string]string{}
+	for name, input := range map[string]string{"xml": xmlRec, "winlogbeat": mustJSON(t, wl), "evtx dump": mustJSON(t, dump)} {
+		evs, sum := collect(t, strings.NewReader(input), "auto")
+		if len(evs) != 1 {
+			t.Fatalf("%s: got %d events (%+v), want 1", name, len(evs), sum)
+		}
+		rows[name] = evs[0].Row()
+	}
+	for _, name := range []string{"winlogbeat", "evtx dump"} {
+		for col, want := range rows["xml"] {
+			if got := rows[name][col]; got != want {
+				t.Errorf("%s column %s: got %q, want %q (as from XML)", name, col, got, want)
+			}
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -43,13 +43,17 @@ var sysmonEventNames = map[int]string{
 	28: "file block shredding", 29: "file executable detected", 255: "error",
 }
 
-// winEvent maps a Windows record to an event, or says why it is skipped.
+// winEvent maps a Windows record (Sysmon, or Security 4688) to an event,
+// or says why it is skipped.
 func winEvent(rec *winRecord) (*events.Event, string) {
-	if !isSysmon(rec.Provider, rec.Channel) {
-		if strings.EqualFold(rec.Provider, "Microsoft-Windows-Security-Auditing") && rec.EventID == 4688 {
-			return nil, "security event 4688: format not supported yet"
+	if strings.EqualFold(rec.Provider, securityProvider) {
+		if rec.EventID == 4688 {
+			return security4688(rec), ""
 		}
-		return nil, "not a Sysmon record"
+		return nil, "security event other than 4688: " + reasonNotStart
+	}
+	if !isSysmon(rec.Provider, rec.Channel) {
+		return nil, "not a Sysmon or Security record"
 	}
 	switch {
 	case rec.EventID == 1:
@@ -104,8 +108,13 @@ func sysmonProcessCreate(rec *winRecord) *events.Event {
 	} else if !rec.TimeCreated.IsZero() {
 		ev.Time = rec.TimeCreated.Unix()
 	}
-	ev.EID = eidOf("win", "sysmon", rec.Computer, rec.Channel, rec.RecordID, ev.EntityID, utc)
+	ev.EID = sysmonEID(rec, ev.EntityID)
 	return ev
+}
+
+// sysmonEID identifies a Sysmon record (see the package comment).
+func sysmonEID(rec *winRecord, entityID string) string {
+	return eidOf("win", "sysmon", rec.Computer, rec.Channel, rec.RecordID, entityID, sysmonValue(rec.Data["UtcTime"]))
 }
 
 // sysmonValue turns Sysmon's placeholders for "nothing" into "".

@@ -3,6 +3,7 @@ package source
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +20,7 @@ import (
 func init() {
 	register(&format{
 		name: "sysmon-evtx",
-		doc:  "Windows .evtx event log files (Microsoft-Windows-Sysmon/Operational exported or copied)",
+		doc:  "Windows .evtx event log files (Sysmon Operational or Security log, exported or copied)",
 		sniff: func(head []byte) bool {
 			return bytes.HasPrefix(head, evtxMagic)
 		},
@@ -37,6 +38,8 @@ const (
 	evtxChunkHeaderBytes = 512
 	reasonEVTXCorrupt    = "corrupt EVTX record"
 	reasonEVTXTruncated  = "truncated EVTX chunk"
+	reasonEVTXBadHeader  = "corrupt EVTX chunk header"
+	reasonEVTXCrash      = "EVTX chunk the parser could not read within its memory and time bounds"
 )
 
 // readEVTX reads every chunk of an .evtx file. Each chunk is parsed alone
@@ -74,6 +77,8 @@ func readEVTX(ctx context.Context, r io.Reader, s *sink) error {
 	if _, err := rs.Seek(start, io.SeekStart); err != nil {
 		return fmt.Errorf("seek evtx: %w", err)
 	}
+	parse, stop := newEVTXParser()
+	defer stop()
 	buf := make([]byte, evtxChunkSize)
 	for {
 		if err := s.done(); err != nil {
@@ -87,7 +92,7 @@ func readEVTX(ctx context.Context, r io.Reader, s *sink) error {
 			return fmt.Errorf("read evtx chunk: %w", err)
 		}
 		clear(buf[n:])
-		if err := readEVTXChunk(buf, n, s); err != nil {
+		if err := parse(buf, n, &sinkOut{s}); err != nil {
 			return err
 		}
 		if n < evtxChunkSize {
@@ -96,15 +101,36 @@ func readEVTX(ctx context.Context, r io.Reader, s *sink) error {
 	}
 }
 
-// readEVTXChunk imports the records of one 64 KiB chunk, of which only the
+// chunkOut receives what one chunk holds: Windows records, and counts of
+// records that could not be read.
+type chunkOut interface {
+	record(wr *winRecord) error
+	skip(reason string, n int)
+}
+
+// sinkOut maps a chunk's records to events in this process.
+type sinkOut struct{ s *sink }
+
+func (o *sinkOut) record(wr *winRecord) error {
+	ev, why := winEvent(wr)
+	if why != "" {
+		o.s.skip(why)
+		return nil
+	}
+	return o.s.put(ev)
+}
+
+func (o *sinkOut) skip(reason string, n int) { o.s.skipN(reason, n) }
+
+// readEVTXChunk reads the records of one 64 KiB chunk, of which only the
 // first valid bytes were in the file (the rest is zeros).
-func readEVTXChunk(chunk []byte, valid int, s *sink) error {
+func readEVTXChunk(chunk []byte, valid int, s chunkOut) error {
 	truncated := valid < len(chunk)
 	if !bytes.HasPrefix(chunk, []byte("ElfChnk\x00")) {
 		// Unused space at the end of a log is zeros; anything else is a
 		// chunk whose header is gone, with an unknown number of records.
 		if bytes.Count(chunk, []byte{0}) != len(chunk) {
-			s.skip("corrupt EVTX chunk header")
+			s.skip(reasonEVTXBadHeader, 1)
 		}
 		return nil
 	}
@@ -113,7 +139,7 @@ func readEVTXChunk(chunk []byte, valid int, s *sink) error {
 		if truncated {
 			reason = reasonEVTXTruncated
 		}
-		s.skip(reason)
+		s.skip(reason, 1)
 		return nil
 	}
 	if truncated && reason == "" && len(records) < expected {
@@ -123,25 +149,17 @@ func readEVTXChunk(chunk []byte, valid int, s *sink) error {
 	// reaches past the end of a cut file was parsed from padding.
 	off := evtxChunkHeaderBytes
 	for _, rec := range records {
-		if err := s.done(); err != nil {
-			return err
-		}
 		off += int(rec.Header.Size)
 		if off > valid {
-			s.skip(reasonEVTXTruncated)
+			s.skip(reasonEVTXTruncated, 1)
 			continue
 		}
 		wr, why := evtxRecord(rec)
 		if why != "" {
-			s.skip(why)
+			s.skip(why, 1)
 			continue
 		}
-		ev, why := winEvent(wr)
-		if why != "" {
-			s.skip(why)
-			continue
-		}
-		if err := s.put(ev); err != nil {
+		if err := s.record(wr); err != nil {
 			return err
 		}
 	}
@@ -149,7 +167,7 @@ func readEVTXChunk(chunk []byte, valid int, s *sink) error {
 		if reason == "" {
 			reason = reasonEVTXCorrupt
 		}
-		s.skipN(reason, lost)
+		s.skip(reason, lost)
 	}
 	return nil
 }
@@ -159,14 +177,10 @@ func readEVTXChunk(chunk []byte, valid int, s *sink) error {
 func parseEVTXChunk(chunk []byte) (records []*evtx.EventRecord, expected int, reason string) {
 	c, err := evtx.NewChunk(bytes.NewReader(chunk), 0)
 	if err != nil {
-		return nil, 0, "corrupt EVTX chunk header"
+		return nil, 0, reasonEVTXBadHeader
 	}
-	first, last := c.Header.FirstEventRecNumber, c.Header.LastEventRecNumber
-	if last >= first && last-first < evtxChunkSize/24 {
-		// A record takes at least 24 bytes: more than that is a lie.
-		expected = int(last-first) + 1
-	} else {
-		return nil, 0, "corrupt EVTX chunk header"
+	if expected = chunkRecords(chunk); expected == 0 {
+		return nil, 0, reasonEVTXBadHeader
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -178,6 +192,20 @@ func parseEVTXChunk(chunk []byte) (records []*evtx.EventRecord, expected int, re
 		reason = reasonEVTXCorrupt
 	}
 	return records, expected, reason
+}
+
+// chunkRecords is how many records a chunk header announces, or 0 when the
+// header is not believable.
+func chunkRecords(chunk []byte) int {
+	if len(chunk) < 24 || !bytes.HasPrefix(chunk, []byte("ElfChnk\x00")) {
+		return 0
+	}
+	first, last := binary.LittleEndian.Uint64(chunk[8:]), binary.LittleEndian.Uint64(chunk[16:])
+	// A record takes at least 24 bytes: more than a chunk holds is a lie.
+	if last < first || last-first >= evtxChunkSize/24 {
+		return 0
+	}
+	return int(last-first) + 1
 }
 
 // evtxRecord reads the System and EventData of a parsed record.

@@ -16,7 +16,7 @@ import (
 func init() {
 	register(&format{
 		name: "sysmon-xml",
-		doc:  "Windows event XML as wevtutil qe /f:xml or Get-WinEvent ToXml() writes it: <Event> elements, enclosed or not",
+		doc:  "Windows event XML (Sysmon event 1, Security 4688) as wevtutil qe /f:xml or Get-WinEvent ToXml() writes it: <Event> elements, enclosed or not",
 		sniff: func(head []byte) bool {
 			return firstSignificant(head) == '<'
 		},
@@ -172,57 +172,97 @@ func isSelfClosedEvent(buf []byte) bool {
 	return bytes.IndexByte(buf[1:], '<') < 0
 }
 
-// xmlEvent is the part of the Windows event schema scsweep reads. Tags
-// carry no namespace, so the elements match in any namespace.
-type xmlEvent struct {
-	XMLName xml.Name `xml:"Event"`
-	System  struct {
-		Provider struct {
-			Name string `xml:"Name,attr"`
-		} `xml:"Provider"`
-		EventID     string `xml:"EventID"`
-		TimeCreated struct {
-			SystemTime string `xml:"SystemTime,attr"`
-		} `xml:"TimeCreated"`
-		EventRecordID string `xml:"EventRecordID"`
-		Channel       string `xml:"Channel"`
-		Computer      string `xml:"Computer"`
-	} `xml:"System"`
-	EventData struct {
-		Data []struct {
-			Name  string `xml:"Name,attr"`
-			Value string `xml:",chardata"`
-		} `xml:"Data"`
-	} `xml:"EventData"`
-}
-
+// decodeEventXML reads the parts of the Windows event schema scsweep uses
+// from one Event element. It walks raw tokens rather than unmarshalling by
+// reflection (about twice as fast), and checks itself that end tags match,
+// which RawToken leaves to the caller. Element names match in any
+// namespace.
 func decodeEventXML(rec []byte) (*winRecord, string) {
 	if !utf8.Valid(rec) {
 		return nil, reasonInvalidUTF8
 	}
-	var x xmlEvent
 	dec := xml.NewDecoder(bytes.NewReader(rec))
-	if err := dec.Decode(&x); err != nil {
-		return nil, "malformed XML"
-	}
-	wr := &winRecord{
-		Provider: strings.TrimSpace(x.System.Provider.Name),
-		Channel:  strings.TrimSpace(x.System.Channel),
-		Computer: strings.TrimSpace(x.System.Computer),
-		RecordID: strings.TrimSpace(x.System.EventRecordID),
-		EventID:  -1,
-		Data:     make(map[string]string, len(x.EventData.Data)),
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(x.System.EventID)); err == nil {
-		wr.EventID = n
-	}
-	if t, err := time.Parse(time.RFC3339Nano, x.System.TimeCreated.SystemTime); err == nil {
-		wr.TimeCreated = t
-	}
-	for _, d := range x.EventData.Data {
-		if d.Name != "" {
-			wr.Data[d.Name] = d.Value
+	wr := &winRecord{EventID: -1, Data: make(map[string]string, 24)}
+	var (
+		stack    []string // open element local names
+		text     []byte   // character data of the innermost open element
+		dataName string   // Name attribute of the open <Data>
+		eventID  string
+		created  string
+	)
+	for {
+		tok, err := dec.RawToken()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, "malformed XML"
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			stack = append(stack, t.Name.Local)
+			text = text[:0]
+			switch {
+			case len(stack) == 1 && t.Name.Local != "Event":
+				return nil, "malformed XML: not an Event element"
+			case t.Name.Local == "Provider" && inSystem(stack):
+				wr.Provider = attr(t, "Name")
+			case t.Name.Local == "TimeCreated" && inSystem(stack):
+				created = attr(t, "SystemTime")
+			case t.Name.Local == "Data" && len(stack) == 3 && stack[1] == "EventData":
+				dataName = attr(t, "Name")
+			}
+		case xml.CharData:
+			if len(stack) >= 2 {
+				text = append(text, t...)
+			}
+		case xml.EndElement:
+			if len(stack) == 0 || stack[len(stack)-1] != t.Name.Local {
+				return nil, "malformed XML"
+			}
+			if inSystem(stack) {
+				v := strings.TrimSpace(string(text))
+				switch t.Name.Local {
+				case "EventID":
+					eventID = v
+				case "EventRecordID":
+					wr.RecordID = v
+				case "Channel":
+					wr.Channel = v
+				case "Computer":
+					wr.Computer = v
+				}
+			} else if t.Name.Local == "Data" && len(stack) == 3 && stack[1] == "EventData" && dataName != "" {
+				wr.Data[dataName] = string(text)
+				dataName = ""
+			}
+			stack = stack[:len(stack)-1]
+			text = text[:0]
 		}
 	}
+	if len(stack) != 0 {
+		return nil, "malformed XML"
+	}
+	if n, err := strconv.Atoi(eventID); err == nil {
+		wr.EventID = n
+	}
+	if t, err := time.Parse(time.RFC3339Nano, created); err == nil {
+		wr.TimeCreated = t
+	}
 	return wr, ""
+}
+
+// inSystem reports whether the innermost open element is a child of
+// Event/System.
+func inSystem(stack []string) bool {
+	return len(stack) == 3 && stack[1] == "System"
+}
+
+func attr(e xml.StartElement, name string) string {
+	for _, a := range e.Attr {
+		if a.Name.Local == name {
+			return a.Value
+		}
+	}
+	return ""
 }
