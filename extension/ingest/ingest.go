@@ -6,7 +6,6 @@ package ingest
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	"scsweep/extension/events"
@@ -79,7 +78,7 @@ func (p *Pipeline) ImportFile(ctx context.Context, path, format string) (Result,
 }
 
 // Write enriches, resolves lineage for and stores evs, returning how many
-// were new. It reorders evs by start time.
+// were new. evs may be in any order.
 func (p *Pipeline) Write(ctx context.Context, evs []*events.Event) (int, error) {
 	return p.write(ctx, evs, nil)
 }
@@ -88,19 +87,15 @@ func (p *Pipeline) write(ctx context.Context, evs []*events.Event, notes map[str
 	if len(evs) == 0 {
 		return 0, nil
 	}
-	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time < evs[j].Time })
-	mem := lineage.NewMemory()
-	finder := lineage.Chain(mem, p.Store)
 	for _, ev := range evs {
 		if p.Enrich != nil {
 			if err := p.Enrich(ctx, ev); err != nil && notes != nil {
 				notes["image identity not read: "+enrichReason(err)]++
 			}
 		}
-		if err := lineage.Fill(ctx, ev, finder, p.depth()); err != nil {
-			return 0, fmt.Errorf("ingest: lineage of %s: %w", ev.EID, err)
-		}
-		mem.Add(ev)
+	}
+	if err := lineage.FillBatch(ctx, evs, p.Store, p.depth()); err != nil {
+		return 0, fmt.Errorf("ingest: lineage: %w", err)
 	}
 	return p.Store.Insert(ctx, evs)
 }
