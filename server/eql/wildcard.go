@@ -1,0 +1,196 @@
+package eql
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// wildcard is a compiled `*`/`?` pattern matched against a whole string.
+// Matching splits the pattern on `*` and places each part at its leftmost
+// possible position: no backtracking, so cost is bounded by
+// len(input)·len(pattern) whatever the input.
+type wildcard struct {
+	fold  bool     // case-insensitive (`:`, like~)
+	parts []string // pattern split on '*'; folded when fold
+	star  bool     // the pattern has at least one '*'
+	runes [][]rune // parts as runes, for non-ASCII input
+	// exact is set when the pattern has no wildcard at all.
+	exact bool
+}
+
+func newWildcard(pattern string, fold bool) *wildcard {
+	if fold {
+		pattern = foldString(pattern)
+	}
+	w := &wildcard{fold: fold, parts: strings.Split(pattern, "*")}
+	w.star = len(w.parts) > 1
+	w.exact = !w.star && !strings.ContainsRune(pattern, '?')
+	w.runes = make([][]rune, len(w.parts))
+	for i, p := range w.parts {
+		w.runes[i] = []rune(p)
+	}
+	return w
+}
+
+// foldString lower-cases rune by rune, so the rune count never changes and
+// `?` still stands for one character.
+func foldString(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return s
+	}
+	return strings.Map(unicode.ToLower, s)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// equalFoldASCII reports whether s lower-cased equals the already lower-case p.
+func equalFoldASCII(s, p string) bool {
+	if len(s) != len(p) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != p[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (w *wildcard) match(s string) bool {
+	if !isASCII(s) {
+		if w.fold {
+			return w.matchRunes([]rune(foldString(s)))
+		}
+		if w.exact {
+			return s == w.parts[0]
+		}
+		return w.matchRunes([]rune(s))
+	}
+	if w.exact {
+		if w.fold {
+			return equalFoldASCII(s, w.parts[0])
+		}
+		return s == w.parts[0]
+	}
+	parts := w.parts
+	if !w.star {
+		return len(s) == len(parts[0]) && w.partAt(s, 0, parts[0])
+	}
+	first, last := parts[0], parts[len(parts)-1]
+	if len(s) < len(first)+len(last) {
+		return false
+	}
+	if !w.partAt(s, 0, first) || !w.partAt(s, len(s)-len(last), last) {
+		return false
+	}
+	i, end := len(first), len(s)-len(last)
+	for _, p := range parts[1 : len(parts)-1] {
+		j := w.find(s[:end], i, p)
+		if j < 0 {
+			return false
+		}
+		i = j + len(p)
+	}
+	return true
+}
+
+// partAt reports whether part (with '?') matches s at byte i; s is ASCII.
+func (w *wildcard) partAt(s string, i int, part string) bool {
+	if i+len(part) > len(s) {
+		return false
+	}
+	for j := 0; j < len(part); j++ {
+		pc := part[j]
+		if pc == '?' {
+			continue
+		}
+		c := s[i+j]
+		if w.fold && 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != pc {
+			return false
+		}
+	}
+	return true
+}
+
+func (w *wildcard) find(s string, from int, part string) int {
+	if !w.fold && !strings.ContainsRune(part, '?') {
+		j := strings.Index(s[from:], part)
+		if j < 0 {
+			return -1
+		}
+		return from + j
+	}
+	for i := from; i+len(part) <= len(s); i++ {
+		if w.partAt(s, i, part) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (w *wildcard) matchRunes(s []rune) bool {
+	parts := w.runes
+	if !w.star {
+		return len(s) == len(parts[0]) && runesAt(s, 0, parts[0])
+	}
+	first, last := parts[0], parts[len(parts)-1]
+	if len(s) < len(first)+len(last) {
+		return false
+	}
+	if !runesAt(s, 0, first) || !runesAt(s, len(s)-len(last), last) {
+		return false
+	}
+	i, end := len(first), len(s)-len(last)
+	for _, p := range parts[1 : len(parts)-1] {
+		found := -1
+		for k := i; k+len(p) <= end; k++ {
+			if runesAt(s[:end], k, p) {
+				found = k
+				break
+			}
+		}
+		if found < 0 {
+			return false
+		}
+		i = found + len(p)
+	}
+	return true
+}
+
+func runesAt(s []rune, i int, part []rune) bool {
+	if i+len(part) > len(s) {
+		return false
+	}
+	for j, pc := range part {
+		if pc != '?' && s[i+j] != pc {
+			return false
+		}
+	}
+	return true
+}
