@@ -56,9 +56,9 @@ type value struct {
 
 var null = value{}
 
-func strVal(s string) value  { return value{k: vStr, s: s} }
-func intVal(i int64) value   { return value{k: vInt, i: i} }
-func boolVal(b bool) value   { return value{k: vBool, b: b} }
+func strVal(s string) value { return value{k: vStr, s: s} }
+func intVal(i int64) value  { return value{k: vInt, i: i} }
+func boolVal(b bool) value  { return value{k: vBool, b: b} }
 func floatVal(f float64) value {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return null
