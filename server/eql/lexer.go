@@ -149,6 +149,10 @@ func lex(src string) ([]token, error) {
 				}
 				j += n
 			}
+			if j == i {
+				r, _ := utf8.DecodeRuneInString(src[i:])
+				return nil, posErr(src, i, fmt.Sprintf("unexpected character %q", r))
+			}
 			t = token{kind: tIdent, text: src[i:j]}
 			i = j
 		default:

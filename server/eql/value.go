@@ -199,6 +199,10 @@ func compareScalars(a, b value) (int, bool) {
 			return 1, true
 		}
 		return 0, true
+	case a.k == vInt && b.k == vFloat:
+		return compareIntFloat(a.i, b.f), true
+	case a.k == vFloat && b.k == vInt:
+		return -compareIntFloat(b.i, a.f), true
 	case a.isNum() && b.isNum():
 		x, y := a.num(), b.num()
 		switch {
@@ -282,4 +286,31 @@ func flip(op string) string {
 		return "<="
 	}
 	return op
+}
+
+// compareIntFloat orders an integer and a float exactly, as SQLite does, so
+// the SQL pushed to hosts and the evaluator agree beyond 2^53.
+func compareIntFloat(i int64, f float64) int {
+	x := float64(i)
+	switch {
+	case x < f:
+		return -1
+	case x > f:
+		return 1
+	}
+	// float64(i) == f: f is integral; compare in int64 when it fits
+	if f >= -9.223372036854775808e18 && f < 9.223372036854775808e18 {
+		j := int64(f)
+		switch {
+		case i < j:
+			return -1
+		case i > j:
+			return 1
+		}
+		return 0
+	}
+	if f > 0 {
+		return -1
+	}
+	return 1
 }
