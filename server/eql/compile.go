@@ -17,6 +17,9 @@ type (
 func compilePred(n node) (predFn, error) {
 	switch x := n.(type) {
 	case andNode:
+		if ordered, ok := failFast(x); ok {
+			return compilePred(ordered)
+		}
 		l, err := compilePred(x.l)
 		if err != nil {
 			return nil, err
@@ -280,18 +283,7 @@ func newMatcher(op string, patterns []string) (stringMatcher, error) {
 		for i, p := range patterns {
 			ws[i] = newWildcard(p, fold)
 		}
-		if len(ws) == 1 {
-			w := ws[0]
-			return w.match, nil
-		}
-		return func(s string) bool {
-			for _, w := range ws {
-				if w.match(s) {
-					return true
-				}
-			}
-			return false
-		}, nil
+		return wildcardSet(ws).match, nil
 	case "regex", "regex~":
 		alts := make([]string, len(patterns))
 		for i, p := range patterns {
@@ -402,4 +394,83 @@ func compileValue(n node) (evalFn, error) {
 		}, nil
 	}
 	return nil, fmt.Errorf("eql: cannot compile %T", n)
+}
+
+// broadFields are ECS fields that most events of a category share, so a test
+// on them rarely fails: host OS, event category, type and kind.
+var broadFields = map[string]bool{
+	"event.category": true, "event.type": true, "event.kind": true, "event.module": true,
+	"event.dataset": true, "event.outcome": true, "host.os.type": true, "host.os.family": true,
+	"host.os.platform": true, "host.os.name": true, "event_type": true,
+}
+
+// failFast reorders an and-chain so that tests of broad fields run last.
+// `and` is commutative in three-valued logic and evaluation has no side
+// effects, so only the cost changes: a rule like ScreenConnect's is decided
+// by its parent-name test for almost every event. ok is false when the
+// chain is already in that order.
+func failFast(n andNode) (node, bool) {
+	var conj []node
+	var flatten func(node)
+	flatten = func(m node) {
+		if a, ok := m.(andNode); ok {
+			flatten(a.l)
+			flatten(a.r)
+			return
+		}
+		conj = append(conj, m)
+	}
+	flatten(n)
+	ordered := make([]node, 0, len(conj))
+	var broad []node
+	for _, c := range conj {
+		if isBroadTest(c) {
+			broad = append(broad, c)
+		} else {
+			ordered = append(ordered, c)
+		}
+	}
+	if len(broad) == 0 || len(ordered) == 0 {
+		return nil, false
+	}
+	// in order already when no broad test comes before a narrow one
+	seenBroad, moved := false, false
+	for _, c := range conj {
+		b := isBroadTest(c)
+		if seenBroad && !b {
+			moved = true
+			break
+		}
+		seenBroad = seenBroad || b
+	}
+	if !moved {
+		return nil, false
+	}
+	ordered = append(ordered, broad...)
+	// right-leaning chain of non-broad tests, then the broad ones: compiled
+	// again, it is already in order, so failFast returns ok=false.
+	var out node = ordered[len(ordered)-1]
+	for i := len(ordered) - 2; i >= 0; i-- {
+		out = andNode{ordered[i], out}
+	}
+	return out, true
+}
+
+func isBroadTest(n node) bool {
+	var x node
+	switch c := n.(type) {
+	case cmpNode:
+		x = c.l
+		if _, ok := x.(*fieldRef); !ok {
+			x = c.r
+		}
+	case inNode:
+		x = c.x
+	case matchNode:
+		x = c.x
+	default:
+		return false
+	}
+	f, ok := x.(*fieldRef)
+	return ok && broadFields[f.path()]
 }

@@ -26,6 +26,20 @@ func (r *resolver) get(ev map[string]any) any {
 	if len(r.segs) == 1 {
 		return ev[r.segs[0]]
 	}
+	// fast path: the field stored fully nested, as ECS documents are
+	m := ev
+	last := len(r.segs) - 1
+	for _, seg := range r.segs[:last] {
+		sub, ok := m[seg].(map[string]any)
+		if !ok {
+			v, _ := r.from(ev, 0)
+			return v
+		}
+		m = sub
+	}
+	if v, ok := m[r.segs[last]]; ok {
+		return v
+	}
 	v, _ := r.from(ev, 0)
 	return v
 }

@@ -2,6 +2,7 @@ package eql
 
 import (
 	"strings"
+	"unsafe"
 	"unicode"
 	"unicode/utf8"
 )
@@ -193,4 +194,110 @@ func runesAt(s []rune, i int, part []rune) bool {
 		}
 	}
 	return true
+}
+
+// wildcardSet is the any-of list on the right of `:`. For ASCII input it
+// lower-cases the input once, into a stack buffer, and then matches every
+// pattern with plain byte comparisons and strings.Index.
+type wildcardSet []*wildcard
+
+func (ws wildcardSet) match(s string) bool {
+	if len(ws) == 0 {
+		return false
+	}
+	if !ws[0].fold || !isASCII(s) {
+		for _, w := range ws {
+			if w.match(s) {
+				return true
+			}
+		}
+		return false
+	}
+	var buf [512]byte
+	ls := s
+	if hasUpperASCII(s) {
+		if len(s) <= len(buf) {
+			for i := 0; i < len(s); i++ {
+				c := s[i]
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				buf[i] = c
+			}
+			ls = unsafe.String(&buf[0], len(s))
+		} else {
+			ls = strings.ToLower(s)
+		}
+	}
+	for _, w := range ws {
+		if w.matchLower(ls) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasUpperASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+// matchLower matches an ASCII, already lower-case input against a folded
+// pattern: byte equality is then case-insensitive equality.
+func (w *wildcard) matchLower(s string) bool {
+	parts := w.parts
+	if w.exact {
+		return s == parts[0]
+	}
+	if !w.star {
+		return len(s) == len(parts[0]) && partAtExact(s, 0, parts[0])
+	}
+	first, last := parts[0], parts[len(parts)-1]
+	if len(s) < len(first)+len(last) {
+		return false
+	}
+	if !partAtExact(s, 0, first) || !partAtExact(s, len(s)-len(last), last) {
+		return false
+	}
+	i, end := len(first), len(s)-len(last)
+	for _, p := range parts[1 : len(parts)-1] {
+		j := findExact(s[:end], i, p)
+		if j < 0 {
+			return false
+		}
+		i = j + len(p)
+	}
+	return true
+}
+
+func partAtExact(s string, i int, part string) bool {
+	if i+len(part) > len(s) {
+		return false
+	}
+	for j := 0; j < len(part); j++ {
+		if pc := part[j]; pc != '?' && s[i+j] != pc {
+			return false
+		}
+	}
+	return true
+}
+
+func findExact(s string, from int, part string) int {
+	if !strings.ContainsRune(part, '?') {
+		j := strings.Index(s[from:], part)
+		if j < 0 {
+			return -1
+		}
+		return from + j
+	}
+	for i := from; i+len(part) <= len(s); i++ {
+		if partAtExact(s, i, part) {
+			return i
+		}
+	}
+	return -1
 }
