@@ -2,9 +2,9 @@ package eql
 
 import (
 	"strings"
-	"unsafe"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // wildcard is a compiled `*`/`?` pattern matched against a whole string.
