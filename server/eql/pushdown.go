@@ -282,6 +282,10 @@ func (pd *pushdown) cmp(x cmpNode) (string, string) {
 			return present(c), present(c)
 		}
 		t := "(" + c + " " + sqlOp(op) + " " + s + ")"
+		if op == "==" && lit.s != "" {
+			// equal to a non-empty string implies present
+			return t, sqlAnd(present(c), "(NOT "+t+")")
+		}
 		return sqlAnd(present(c), t), sqlAnd(present(c), "(NOT "+t+")")
 	case schema.KindInt:
 		if !lit.isNum() {

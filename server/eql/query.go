@@ -119,6 +119,14 @@ func (q *Query) Run(events []map[string]any) []map[string]any {
 			out = append(out, ev)
 		}
 	}
+	return q.Finish(out)
+}
+
+// Finish orders events that Match accepted and applies the pipes: the second
+// half of Run, for callers that stream events and keep only the matches.
+// It reorders matched in place and returns a subslice of it.
+func (q *Query) Finish(matched []map[string]any) []map[string]any {
+	out := matched
 	q.Sort(out)
 	for _, p := range q.pipes {
 		if p.n < len(out) {
@@ -160,4 +168,10 @@ func orderValues(a, b value) int {
 		return c
 	}
 	return cmp.Compare(a.k, b.k)
+}
+
+// Lookup returns the value of a dotted field of an event stored nested,
+// flat or mixed, as the evaluator sees it; nil when missing.
+func Lookup(ev map[string]any, field string) any {
+	return newResolver(splitField(field)).get(ev)
 }
