@@ -255,11 +255,17 @@ func (pd *pushdown) cmp(x cmpNode) (string, string) {
 	}
 	c := ident(col.Name)
 	if lit.k == vNull {
+		// A value that does not convert (pid "4.5") is missing from the
+		// document too, so absence is exact only for string columns.
+		missing := absent(c)
+		if col.Kind != schema.KindString {
+			missing = sqlTrue
+		}
 		switch op {
 		case "==":
-			return absent(c), present(c)
+			return missing, present(c)
 		case "!=":
-			return present(c), absent(c)
+			return present(c), missing
 		}
 		return sqlFalse, sqlFalse
 	}
