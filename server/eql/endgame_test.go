@@ -69,9 +69,9 @@ func outcome(sq specQuery, events []map[string]any) (string, string) {
 	return "unexplained", detail
 }
 
-func readDifferences(t *testing.T) map[int]string {
+func readDifferences(t *testing.T, file string) map[int]string {
 	t.Helper()
-	f, err := os.Open(differencesFile)
+	f, err := os.Open(file)
 	if err != nil {
 		t.Fatalf("open known differences: %v", err)
 	}
@@ -85,21 +85,21 @@ func readDifferences(t *testing.T) map[int]string {
 		}
 		cols := strings.SplitN(line, "\t", 3)
 		if len(cols) < 2 {
-			t.Fatalf("bad line in %s: %q", differencesFile, line)
+			t.Fatalf("bad line in %s: %q", file, line)
 		}
 		i, err := strconv.Atoi(cols[0])
 		if err != nil {
-			t.Fatalf("bad index in %s: %q", differencesFile, line)
+			t.Fatalf("bad index in %s: %q", file, line)
 		}
 		if _, ok := differenceReasons[cols[1]]; !ok {
-			t.Fatalf("%s: kind %q has no reason", differencesFile, cols[1])
+			t.Fatalf("%s: kind %q has no reason", file, cols[1])
 		}
 		out[i] = cols[1]
 	}
 	return out
 }
 
-func writeDifferences(t *testing.T, queries []specQuery, kinds map[int]string) {
+func writeDifferences(t *testing.T, file string, queries []specQuery, kinds map[int]string) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("# Endgame EQL suite (eql/endgame/test_queries.toml): single-event queries whose\n")
@@ -124,13 +124,83 @@ func writeDifferences(t *testing.T, queries []specQuery, kinds map[int]string) {
 		first := strings.TrimSpace(strings.SplitN(strings.TrimSpace(queries[i].Query), "\n", 2)[0])
 		fmt.Fprintf(&b, "%d\t%s\t%s\n", i, kinds[i], first)
 	}
-	if err := os.WriteFile(differencesFile, []byte(b.String()), 0o644); err != nil {
+	if file == translatedDifferencesFile {
+		b.WriteString("# (queries rewritten first: 'x' and ?'x' strings as Elasticsearch strings, = as ==)\n")
+	}
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestEndgameSingleEvent(t *testing.T) {
+	runEndgame(t, differencesFile, nil)
+}
+
+// TestEndgameTranslated runs the same queries after rewriting Endgame-only
+// syntax that has an exact Elasticsearch spelling ('x' strings, ?'raw'
+// strings, = for ==), so the semantics behind the syntax are checked too.
+func TestEndgameTranslated(t *testing.T) {
+	runEndgame(t, translatedDifferencesFile, translateEndgame)
+}
+
+const translatedDifferencesFile = "testdata/endgame_translated_differences.txt"
+
+// translateEndgame rewrites single-quoted and ?-raw strings as
+// Elasticsearch strings and a lone = as ==, leaving everything else alone.
+func translateEndgame(q string) string {
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '"':
+			j := i + 1
+			for j < len(q) && q[j] != '"' {
+				if q[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			b.WriteString(q[i:min(j+1, len(q))])
+			i = j
+		case c == '?' && i+1 < len(q) && (q[i+1] == '\'' || q[i+1] == '"'):
+			end := strings.IndexByte(q[i+2:], q[i+1])
+			if end < 0 {
+				b.WriteString(q[i:])
+				return b.String()
+			}
+			b.WriteString(`"""` + q[i+2:i+2+end] + `"""`)
+			i += 2 + end
+		case c == '\'':
+			j := i + 1
+			var lit strings.Builder
+			for j < len(q) && q[j] != '\'' {
+				if q[j] == '\\' && j+1 < len(q) {
+					lit.WriteByte(q[j])
+					j++
+				} else if q[j] == '"' {
+					lit.WriteByte('\\')
+				}
+				lit.WriteByte(q[j])
+				j++
+			}
+			b.WriteString(`"` + strings.ReplaceAll(lit.String(), `\'`, `'`) + `"`)
+			i = j
+		case c == '=' && (i == 0 || !strings.ContainsRune("=!<>", rune(q[i-1]))) && (i+1 >= len(q) || q[i+1] != '='):
+			b.WriteString("==")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func runEndgame(t *testing.T, file string, translate func(string) string) {
 	queries, events := loadSuite(t, "eql/endgame")
+	if translate != nil {
+		for i := range queries {
+			queries[i].Query = translate(queries[i].Query)
+		}
+	}
 	got := map[int]string{}
 	details := map[int]string{}
 	total, passed := 0, 0
@@ -152,9 +222,9 @@ func TestEndgameSingleEvent(t *testing.T) {
 				t.Errorf("query %d %q: unexplained difference: %s", i, queries[i].Query, details[i])
 			}
 		}
-		writeDifferences(t, queries, got)
+		writeDifferences(t, file, queries, got)
 	}
-	want := readDifferences(t)
+	want := readDifferences(t, file)
 	for i, sq := range queries {
 		if !singleEvent(sq.Query) {
 			continue
@@ -165,10 +235,10 @@ func TestEndgameSingleEvent(t *testing.T) {
 		case w == "":
 			t.Errorf("query %d %q: unlisted difference %s: %s", i, sq.Query, g, details[i])
 		case g == "":
-			t.Errorf("query %d %q: listed as %s but passes now: remove it from %s", i, sq.Query, w, differencesFile)
+			t.Errorf("query %d %q: listed as %s but passes now: remove it from %s", i, sq.Query, w, file)
 		default:
 			t.Errorf("query %d %q: got difference %s (%s), listed as %s", i, sq.Query, g, details[i], w)
 		}
 	}
-	t.Logf("Endgame single-event queries: %d/%d pass, %d listed differences", passed, total, len(want))
+	t.Logf("Endgame single-event queries (%s): %d/%d pass, %d listed differences", file, passed, total, len(want))
 }
