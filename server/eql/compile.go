@@ -283,7 +283,7 @@ func newMatcher(op string, patterns []string) (stringMatcher, error) {
 		for i, p := range patterns {
 			ws[i] = newWildcard(p, fold)
 		}
-		return wildcardSet(ws).match, nil
+		return newWildcardSet(ws).match, nil
 	case "regex", "regex~":
 		alts := make([]string, len(patterns))
 		for i, p := range patterns {

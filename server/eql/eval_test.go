@@ -214,7 +214,7 @@ func TestWildcard(t *testing.T) {
 				t.Errorf("match(%q, %q, fold=%v): got %v, want %v", c.pattern, c.s, c.fold, got, c.want)
 			}
 			if c.fold {
-				if got := wildcardSet([]*wildcard{newWildcard(c.pattern, true)}).match(c.s); got != c.want {
+				if got := newWildcardSet([]*wildcard{newWildcard(c.pattern, true)}).match(c.s); got != c.want {
 					t.Errorf("set match(%q, %q): got %v, want %v", c.pattern, c.s, got, c.want)
 				}
 			}

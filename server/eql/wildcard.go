@@ -199,13 +199,39 @@ func runesAt(s []rune, i int, part []rune) bool {
 // wildcardSet is the any-of list on the right of `:`. For ASCII input it
 // lower-cases the input once, into a stack buffer, and then matches every
 // pattern with plain byte comparisons and strings.Index.
-type wildcardSet []*wildcard
+type wildcardSet struct {
+	ws    []*wildcard
+	fold  bool
+	exact bool // no pattern has a wildcard
+}
 
-func (ws wildcardSet) match(s string) bool {
+func newWildcardSet(ws []*wildcard) *wildcardSet {
+	set := &wildcardSet{ws: ws, exact: true}
+	for _, w := range ws {
+		set.fold = set.fold || w.fold
+		set.exact = set.exact && w.exact
+	}
+	return set
+}
+
+func (set *wildcardSet) match(s string) bool {
+	ws := set.ws
 	if len(ws) == 0 {
 		return false
 	}
-	if !ws[0].fold || !isASCII(s) {
+	if set.fold && set.exact {
+		// The common rule shape, `name : ("a.exe", "b.exe")`: a length
+		// check rejects most values before a byte is compared.
+		for _, w := range ws {
+			if equalFoldASCII(s, w.parts[0]) {
+				return true
+			}
+		}
+		if isASCII(s) {
+			return false
+		}
+	}
+	if !set.fold || !isASCII(s) {
 		for _, w := range ws {
 			if w.match(s) {
 				return true
