@@ -18,6 +18,17 @@ type wildcard struct {
 	runes [][]rune // parts as runes, for non-ASCII input
 	// exact is set when the pattern has no wildcard at all.
 	exact bool
+	// need is the set of bytes the pattern's literal parts contain: an input
+	// lacking one of them cannot match.
+	need byteSet
+}
+
+// byteSet is a set of byte values.
+type byteSet [4]uint64
+
+func (b *byteSet) add(c byte) { b[c>>6] |= 1 << (c & 63) }
+func (b *byteSet) containsAll(o *byteSet) bool {
+	return o[0]&^b[0] == 0 && o[1]&^b[1] == 0 && o[2]&^b[2] == 0 && o[3]&^b[3] == 0
 }
 
 func newWildcard(pattern string, fold bool) *wildcard {
@@ -27,6 +38,11 @@ func newWildcard(pattern string, fold bool) *wildcard {
 	w := &wildcard{fold: fold, parts: strings.Split(pattern, "*")}
 	w.star = len(w.parts) > 1
 	w.exact = !w.star && !strings.ContainsRune(pattern, '?')
+	for i := 0; i < len(pattern); i++ {
+		if c := pattern[i]; c != '*' && c != '?' {
+			w.need.add(c)
+		}
+	}
 	w.runes = make([][]rune, len(w.parts))
 	for i, p := range w.parts {
 		w.runes[i] = []rune(p)
@@ -240,32 +256,31 @@ func (set *wildcardSet) match(s string) bool {
 		return false
 	}
 	var buf [512]byte
+	var have byteSet
 	ls := s
-	if hasUpperASCII(s) {
-		if len(s) <= len(buf) {
-			for i := 0; i < len(s); i++ {
-				c := s[i]
-				if 'A' <= c && c <= 'Z' {
-					c += 'a' - 'A'
-				}
-				buf[i] = c
+	if len(s) <= len(buf) {
+		upper := false
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+				upper = true
 			}
+			buf[i] = c
+			have.add(c)
+		}
+		if upper {
 			ls = unsafe.String(&buf[0], len(s))
-		} else {
-			ls = strings.ToLower(s)
+		}
+	} else {
+		ls = strings.ToLower(s)
+		for i := 0; i < len(ls); i++ {
+			have.add(ls[i])
 		}
 	}
 	for _, w := range ws {
-		if w.matchLower(ls) {
-			return true
-		}
-	}
-	return false
-}
-
-func hasUpperASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
+		// patterns needing a byte the input lacks are skipped unscanned
+		if have.containsAll(&w.need) && w.matchLower(ls) {
 			return true
 		}
 	}
