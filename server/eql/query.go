@@ -13,6 +13,14 @@
 // A query is compiled once into a tree of closures over pre-resolved field
 // paths, with patterns folded and split ahead of time, so Match allocates
 // nothing for the common shapes of detection rules.
+//
+// Where there is no index mapping to consult, the engine differs from
+// Elasticsearch in small, stated ways: a field that no event has is null
+// rather than a verification error; comparing a string with a number is null
+// rather than an error; functions given a multi-valued field use its first
+// value; regex and regex~ use Go's RE2 syntax, which covers the Lucene
+// syntax rules use except its `@`, `&`, `~` and `<n-m>` operators. Case
+// folding is Unicode lower-casing rune by rune.
 package eql
 
 import (

@@ -21,6 +21,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"scsweep/extension/schema"
 	"scsweep/server/eql"
 )
 
@@ -282,6 +283,13 @@ func (r *Rule) Match(ev map[string]any) bool { return r.compiled.Match(ev) }
 // Window returns the look-back window of a run at now: [now-Lookback, now).
 func (r *Rule) Window(now time.Time) (from, to time.Time) {
 	return now.Add(-r.Lookback), now
+}
+
+// SQL returns the query a host runs for the rule's window at now: the rows
+// of table in [now-Lookback, now) that may match (see eql.PushDown).
+func (r *Rule) SQL(table *schema.Table, now time.Time) (string, error) {
+	from, to := r.Window(now)
+	return eql.WindowSQL(r.compiled, table, from.Unix(), to.Unix())
 }
 
 var durationRE = regexp.MustCompile(`^(\d+)([smhd])$`)

@@ -67,6 +67,14 @@ func TestScreenConnectRuleFields(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
 		}
 	}
+	sql, err := r.SQL(&schema.ProcessLineageEvents, time.Unix(1700000540, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(sql, "SELECT * FROM process_lineage_events WHERE time >= 1700000000 AND time < 1700000540 AND (") ||
+		!strings.Contains(sql, `"parent_name" LIKE 'ScreenConnect.Service.exe'`) {
+		t.Errorf("SQL: got %s, want the 9m window and the parent-name filter", sql)
+	}
 	var techniques []string
 	for _, th := range r.Threat {
 		for _, te := range th.Technique {
