@@ -70,7 +70,7 @@ func BuildAlert(r *Rule, hostID string, event map[string]any, now time.Time) Ale
 	a["kibana.alert.rule.category"] = "Event Correlation Rule"
 	a["kibana.alert.rule.severity"] = r.Severity
 	a["kibana.alert.rule.risk_score"] = r.RiskScore
-	a["kibana.alert.rule.interval"] = r.Interval.String()
+	a["kibana.alert.rule.interval"] = FormatInterval(r.Interval)
 	a["kibana.alert.rule.from"] = r.From
 	a["kibana.alert.rule.max_signals"] = r.MaxSignals
 	a["kibana.alert.rule.query"] = r.Query
@@ -235,4 +235,17 @@ func deepCopyValue(v any) any {
 		return out
 	}
 	return v
+}
+
+// FormatInterval writes a duration as Kibana writes rule intervals: 5m, 1h, 30s.
+func FormatInterval(d time.Duration) string {
+	switch {
+	case d > 0 && d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d > 0 && d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d > 0 && d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return fmt.Sprintf("%ds", d/time.Second)
 }
