@@ -257,3 +257,36 @@ func TestResultOrderAndPipes(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentMatch: a compiled query is shared by the sweeper's workers;
+// run with -race.
+func TestConcurrentMatch(t *testing.T) {
+	q := MustCompile(screenConnectQuery+` or process.command_line : ("*-enc*", "*IEX*")`, Options{})
+	evs := benchEvents(256)
+	want := 0
+	for _, ev := range evs {
+		if q.Match(ev) {
+			want++
+		}
+	}
+	if want == 0 {
+		t.Fatal("got no matches in the sample, want some")
+	}
+	results := make(chan int)
+	for w := 0; w < 4; w++ {
+		go func() {
+			n := 0
+			for _, ev := range evs {
+				if q.Match(ev) {
+					n++
+				}
+			}
+			results <- n
+		}()
+	}
+	for w := 0; w < 4; w++ {
+		if got := <-results; got != want {
+			t.Errorf("worker %d: got %d matches, want %d", w, got, want)
+		}
+	}
+}
