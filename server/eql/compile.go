@@ -1,0 +1,476 @@
+package eql
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+type (
+	predFn func(ev map[string]any) tv
+	evalFn func(ev map[string]any) value
+)
+
+// compilePred turns a condition into a closure tree. Common shapes (a field
+// against constants) get closures that read the raw JSON value directly and
+// allocate nothing.
+func compilePred(n node) (predFn, error) {
+	switch x := n.(type) {
+	case andNode:
+		if ordered, ok := failFast(x); ok {
+			return compilePred(ordered)
+		}
+		l, err := compilePred(x.l)
+		if err != nil {
+			return nil, err
+		}
+		r, err := compilePred(x.r)
+		if err != nil {
+			return nil, err
+		}
+		return func(ev map[string]any) tv {
+			a := l(ev)
+			if a == tFalse {
+				return tFalse
+			}
+			b := r(ev)
+			if b == tFalse {
+				return tFalse
+			}
+			if a == tTrue && b == tTrue {
+				return tTrue
+			}
+			return tNull
+		}, nil
+	case orNode:
+		l, err := compilePred(x.l)
+		if err != nil {
+			return nil, err
+		}
+		r, err := compilePred(x.r)
+		if err != nil {
+			return nil, err
+		}
+		return func(ev map[string]any) tv {
+			a := l(ev)
+			if a == tTrue {
+				return tTrue
+			}
+			b := r(ev)
+			if b == tTrue {
+				return tTrue
+			}
+			if a == tFalse && b == tFalse {
+				return tFalse
+			}
+			return tNull
+		}, nil
+	case notNode:
+		p, err := compilePred(x.x)
+		if err != nil {
+			return nil, err
+		}
+		return func(ev map[string]any) tv { return p(ev).not() }, nil
+	case boolLit:
+		t := tvOf(x.v)
+		return func(map[string]any) tv { return t }, nil
+	case nullLit:
+		return func(map[string]any) tv { return tNull }, nil
+	case cmpNode:
+		return compileCmp(x)
+	case inNode:
+		return compileIn(x)
+	case matchNode:
+		return compileMatch(x)
+	}
+	e, err := compileValue(n)
+	if err != nil {
+		return nil, err
+	}
+	return func(ev map[string]any) tv { return e(ev).truth() }, nil
+}
+
+// literalValue returns the value of a constant node.
+func literalValue(n node) (value, bool) {
+	switch x := n.(type) {
+	case nullLit:
+		return null, true
+	case boolLit:
+		return boolVal(x.v), true
+	case intLit:
+		return intVal(x.v), true
+	case numLit:
+		return floatVal(x.v), true
+	case strLit:
+		return strVal(x.v), true
+	}
+	return null, false
+}
+
+func compileCmp(x cmpNode) (predFn, error) {
+	// `x == null` and `x != null` test presence, as Elasticsearch rewrites
+	// them to exists queries: they are never null themselves.
+	if _, ok := x.l.(nullLit); ok && (x.op == "==" || x.op == "!=") {
+		x.l, x.r = x.r, x.l
+	}
+	if _, ok := x.r.(nullLit); ok && (x.op == "==" || x.op == "!=") {
+		e, err := compileValue(x.l)
+		if err != nil {
+			return nil, err
+		}
+		want := x.op == "=="
+		return func(ev map[string]any) tv { return tvOf((e(ev).k == vNull) == want) }, nil
+	}
+	op := x.op
+	if f, ok := x.l.(*fieldRef); ok {
+		if lit, ok := literalValue(x.r); ok {
+			return fieldCmp(newResolver(f.segs), op, lit), nil
+		}
+	}
+	if f, ok := x.r.(*fieldRef); ok {
+		if lit, ok := literalValue(x.l); ok {
+			return fieldCmp(newResolver(f.segs), flip(op), lit), nil
+		}
+	}
+	l, err := compileValue(x.l)
+	if err != nil {
+		return nil, err
+	}
+	r, err := compileValue(x.r)
+	if err != nil {
+		return nil, err
+	}
+	return func(ev map[string]any) tv { return compareValues(op, l(ev), r(ev)) }, nil
+}
+
+// fieldCmp compares a field with a constant; a string equality is the
+// hot case and is done on the raw value.
+func fieldCmp(r *resolver, op string, lit value) predFn {
+	if lit.k == vStr && op == "==" {
+		s := lit.s
+		return func(ev map[string]any) tv {
+			switch v := r.get(ev).(type) {
+			case string:
+				return tvOf(v == s)
+			case nil:
+				return tNull
+			default:
+				return compareValues(op, valueOf(v), lit)
+			}
+		}
+	}
+	return func(ev map[string]any) tv { return compareValues(op, valueOf(r.get(ev)), lit) }
+}
+
+func compileIn(x inNode) (predFn, error) {
+	lits := make([]value, 0, len(x.list))
+	allLit := true
+	for _, e := range x.list {
+		v, ok := literalValue(e)
+		if !ok {
+			allLit = false
+			break
+		}
+		lits = append(lits, v)
+	}
+	xe, err := compileValue(x.x)
+	if err != nil {
+		return nil, err
+	}
+	insensitive, negated := x.insensitive, x.negated
+	var items []evalFn
+	if !allLit {
+		for _, e := range x.list {
+			c, err := compileValue(e)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, c)
+		}
+	}
+	// strings folded once for in~
+	if insensitive {
+		for i, v := range lits {
+			if v.k == vStr {
+				lits[i].s = foldString(v.s)
+			}
+		}
+	}
+	var strs []string
+	onlyStr := allLit && !insensitive
+	for _, v := range lits {
+		if v.k != vStr {
+			onlyStr = false
+		}
+		strs = append(strs, v.s)
+	}
+	res := func(t tv) tv {
+		if negated {
+			return t.not()
+		}
+		return t
+	}
+	if f, ok := x.x.(*fieldRef); ok && onlyStr {
+		r := newResolver(f.segs)
+		return func(ev map[string]any) tv {
+			if s, ok := r.get(ev).(string); ok {
+				for _, w := range strs {
+					if s == w {
+						return res(tTrue)
+					}
+				}
+				return res(tFalse)
+			}
+			return res(inValues(valueOf(r.get(ev)), lits, false))
+		}, nil
+	}
+	return func(ev map[string]any) tv {
+		v := xe(ev)
+		if allLit {
+			return res(inValues(v, lits, insensitive))
+		}
+		list := make([]value, len(items))
+		for i, it := range items {
+			list[i] = it(ev)
+			if insensitive && list[i].k == vStr {
+				list[i].s = foldString(list[i].s)
+			}
+		}
+		return res(inValues(v, list, insensitive))
+	}, nil
+}
+
+// inValues is `v in list`: null when v is null, any-match over a
+// multi-valued v; list strings are already folded for in~.
+func inValues(v value, list []value, insensitive bool) tv {
+	switch v.k {
+	case vNull:
+		return tNull
+	case vMulti:
+		res := tNull
+		for _, e := range v.m {
+			switch inValues(valueOf(e), list, insensitive) {
+			case tTrue:
+				return tTrue
+			case tFalse:
+				res = tFalse
+			}
+		}
+		return res
+	}
+	if insensitive && v.k == vStr {
+		v.s = foldString(v.s)
+	}
+	for _, w := range list {
+		if w.k == vNull {
+			continue
+		}
+		if c, ok := compareScalars(v, w); ok && c == 0 {
+			return tTrue
+		}
+	}
+	return tFalse
+}
+
+// stringMatcher is a compiled `:`/like/regex right-hand side.
+type stringMatcher func(s string) bool
+
+func newMatcher(op string, patterns []string) (stringMatcher, error) {
+	switch op {
+	case ":", "like", "like~":
+		fold := op != "like"
+		ws := make([]*wildcard, len(patterns))
+		for i, p := range patterns {
+			ws[i] = newWildcard(p, fold)
+		}
+		return newWildcardSet(ws).match, nil
+	case "regex", "regex~":
+		alts := make([]string, len(patterns))
+		for i, p := range patterns {
+			if _, err := regexp.Compile(p); err != nil {
+				return nil, fmt.Errorf("eql: invalid regular expression %s: %w", quote(p), err)
+			}
+			alts[i] = "(?:" + p + ")"
+		}
+		flags := "(?s)"
+		if op == "regex~" {
+			flags = "(?is)"
+		}
+		re, err := regexp.Compile(flags + "^(?:" + strings.Join(alts, "|") + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("eql: invalid regular expression: %w", err)
+		}
+		return re.MatchString, nil
+	}
+	return nil, fmt.Errorf("eql: unknown match operator %s", op)
+}
+
+func compileMatch(x matchNode) (predFn, error) {
+	m, err := newMatcher(x.op, x.patterns)
+	if err != nil {
+		return nil, err
+	}
+	if f, ok := x.x.(*fieldRef); ok {
+		r := newResolver(f.segs)
+		return func(ev map[string]any) tv {
+			switch v := r.get(ev).(type) {
+			case string:
+				return tvOf(m(v))
+			case nil:
+				return tNull
+			default:
+				return matchValue(m, valueOf(v))
+			}
+		}, nil
+	}
+	e, err := compileValue(x.x)
+	if err != nil {
+		return nil, err
+	}
+	return func(ev map[string]any) tv { return matchValue(m, e(ev)) }, nil
+}
+
+func matchValue(m stringMatcher, v value) tv {
+	switch v.k {
+	case vStr:
+		return tvOf(m(v.s))
+	case vNull:
+		return tNull
+	case vMulti:
+		res := tNull
+		for _, e := range v.m {
+			switch matchValue(m, valueOf(e)) {
+			case tTrue:
+				return tTrue
+			case tFalse:
+				res = tFalse
+			}
+		}
+		return res
+	}
+	return tNull
+}
+
+func compileValue(n node) (evalFn, error) {
+	switch x := n.(type) {
+	case nullLit, boolLit, intLit, numLit, strLit:
+		v, _ := literalValue(x)
+		return func(map[string]any) value { return v }, nil
+	case *fieldRef:
+		r := newResolver(x.segs)
+		return func(ev map[string]any) value { return valueOf(r.get(ev)) }, nil
+	case negNode:
+		e, err := compileValue(x.x)
+		if err != nil {
+			return nil, err
+		}
+		return func(ev map[string]any) value { return arith("-", intVal(0), e(ev).first()) }, nil
+	case arithNode:
+		l, err := compileValue(x.l)
+		if err != nil {
+			return nil, err
+		}
+		r, err := compileValue(x.r)
+		if err != nil {
+			return nil, err
+		}
+		op := x.op
+		return func(ev map[string]any) value { return arith(op, l(ev).first(), r(ev).first()) }, nil
+	case callNode:
+		return compileCall(x)
+	case andNode, orNode, notNode, cmpNode, inNode, matchNode:
+		p, err := compilePred(n)
+		if err != nil {
+			return nil, err
+		}
+		return func(ev map[string]any) value {
+			switch p(ev) {
+			case tTrue:
+				return boolVal(true)
+			case tFalse:
+				return boolVal(false)
+			}
+			return null
+		}, nil
+	}
+	return nil, fmt.Errorf("eql: cannot compile %T", n)
+}
+
+// broadFields are ECS fields that most events of a category share, so a test
+// on them rarely fails: host OS, event category, type and kind.
+var broadFields = map[string]bool{
+	"event.category": true, "event.type": true, "event.kind": true, "event.module": true,
+	"event.dataset": true, "event.outcome": true, "host.os.type": true, "host.os.family": true,
+	"host.os.platform": true, "host.os.name": true, "event_type": true,
+}
+
+// failFast reorders an and-chain so that tests of broad fields run last.
+// `and` is commutative in three-valued logic and evaluation has no side
+// effects, so only the cost changes: a rule like ScreenConnect's is decided
+// by its parent-name test for almost every event. ok is false when the
+// chain is already in that order.
+func failFast(n andNode) (node, bool) {
+	var conj []node
+	var flatten func(node)
+	flatten = func(m node) {
+		if a, ok := m.(andNode); ok {
+			flatten(a.l)
+			flatten(a.r)
+			return
+		}
+		conj = append(conj, m)
+	}
+	flatten(n)
+	ordered := make([]node, 0, len(conj))
+	var broad []node
+	for _, c := range conj {
+		if isBroadTest(c) {
+			broad = append(broad, c)
+		} else {
+			ordered = append(ordered, c)
+		}
+	}
+	if len(broad) == 0 || len(ordered) == 0 {
+		return nil, false
+	}
+	// in order already when no broad test comes before a narrow one
+	seenBroad, moved := false, false
+	for _, c := range conj {
+		b := isBroadTest(c)
+		if seenBroad && !b {
+			moved = true
+			break
+		}
+		seenBroad = seenBroad || b
+	}
+	if !moved {
+		return nil, false
+	}
+	ordered = append(ordered, broad...)
+	// right-leaning chain of non-broad tests, then the broad ones: compiled
+	// again, it is already in order, so failFast returns ok=false.
+	var out node = ordered[len(ordered)-1]
+	for i := len(ordered) - 2; i >= 0; i-- {
+		out = andNode{ordered[i], out}
+	}
+	return out, true
+}
+
+func isBroadTest(n node) bool {
+	var x node
+	switch c := n.(type) {
+	case cmpNode:
+		x = c.l
+		if _, ok := x.(*fieldRef); !ok {
+			x = c.r
+		}
+	case inNode:
+		x = c.x
+	case matchNode:
+		x = c.x
+	default:
+		return false
+	}
+	f, ok := x.(*fieldRef)
+	return ok && broadFields[f.path()]
+}
