@@ -49,7 +49,7 @@ fixtures:
 
 # Rewrites the golden files from the current code; review the diff.
 # Packages whose tests take -update.
-GOLDEN_PKGS := ./extension ./extension/source ./extension/screenconnect
+GOLDEN_PKGS := ./extension ./extension/source ./extension/screenconnect ./server/eql ./server/rules
 golden:
 	$(GO) test $(GOLDEN_PKGS) -run Golden -update
 
