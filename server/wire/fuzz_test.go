@@ -1,0 +1,40 @@
+package wire
+
+import (
+	"bytes"
+	"testing"
+)
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"v":1,"type":"hello","hello":{"host_id":"h","node_key":"k","held":[{"id":"q","attempt":1}]}}`))
+	f.Add([]byte(`{"v":1,"type":"query","query":{"id":"q","sql":"select 1","issued":1,"expires":2,"sig":"AAEC"}}`))
+	f.Add([]byte(`{"v":1,"type":"result","result":{"query_id":"q","rows":[{"a":"b"}],"final":true,"status":"ok","stats":{"rows":1}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Decode(data)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must encode, and decode again to the same thing.
+		b, err := Encode(m)
+		if err != nil {
+			t.Fatalf("decoded %q but cannot encode it: %v", data, err)
+		}
+		m2, err := Decode(b)
+		if err != nil {
+			t.Fatalf("re-decode of %s: %v", b, err)
+		}
+		b2, _ := Encode(m2)
+		if !bytes.Equal(b, b2) {
+			t.Fatalf("got %s, want %s", b2, b)
+		}
+	})
+}
+
+func FuzzCheckDenied(f *testing.F) {
+	f.Add("select * from curl")
+	f.Add("select 'curl' -- curl\n/* curl")
+	f.Add("select [curl")
+	f.Fuzz(func(t *testing.T, sql string) {
+		_ = CheckDenied(sql, DefaultDeniedTables)
+	})
+}
