@@ -9,7 +9,8 @@
 //	                          (first time) the enrollment secret; the ids of
 //	                          results the agent still holds undelivered.
 //	sweeper → agent  welcome  accepted; carries the node key once, on
-//	                          enrollment, and the chunk bounds to use.
+//	                          enrollment, the chunk bounds to use and the
+//	                          public key queries are signed with.
 //	sweeper → agent  error    refused (wrong secret or key, bad version,
 //	                          malformed message); the sweeper then closes.
 //	sweeper → agent  query    id, attempt, SQL, issue and expiry times, and
@@ -127,6 +128,10 @@ type Welcome struct {
 	ChunkRows  int    `json:"chunk_rows"`
 	ChunkBytes int    `json:"chunk_bytes"`
 	ServerTime int64  `json:"server_time"` // unix ms, lets an agent report clock skew
+	// QueryKey is the ed25519 public key queries are signed with. An agent
+	// configured with the key refuses a sweeper announcing another; one
+	// without pins the first key it is given over the CA-pinned channel.
+	QueryKey []byte `json:"query_key"`
 }
 
 // Error codes.
@@ -292,6 +297,9 @@ func (m *Message) Validate() error {
 		}
 		if len(w.NodeKey) > MaxIDBytes {
 			return bad("welcome node_key too long")
+		}
+		if len(w.QueryKey) != 32 {
+			return bad("welcome query_key of %d bytes, want 32", len(w.QueryKey))
 		}
 	case TypeError:
 		if m.Error == nil {

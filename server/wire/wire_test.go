@@ -9,7 +9,7 @@ import (
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	msgs := []*Message{
 		{Type: TypeHello, Hello: &Hello{HostID: "h1", EnrollSecret: "s", Held: []QueryRef{{ID: "q1", Attempt: 2}}}},
-		{Type: TypeWelcome, Welcome: &Welcome{HostID: "h1", NodeKey: "k", ChunkRows: 10, ChunkBytes: 100}},
+		{Type: TypeWelcome, Welcome: &Welcome{HostID: "h1", NodeKey: "k", ChunkRows: 10, ChunkBytes: 100, QueryKey: make([]byte, 32)}},
 		{Type: TypeError, Error: &Error{Code: CodeUnauthorized, Message: "no"}},
 		{Type: TypeQuery, Query: &Query{ID: "q1", SQL: "select 1", Issued: 1, Expires: 2, Signature: []byte{1, 2}}},
 		{Type: TypeResult, Result: &Result{QueryID: "q1", Seq: 3, Rows: []map[string]string{{"a": "1"}}, Final: true, Status: StatusOK, Stats: &Stats{Rows: 1}}},
@@ -55,6 +55,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"status on partial chunk", `{"v":1,"type":"result","result":{"query_id":"q","status":"ok"}}`, "non-final"},
 		{"negative seq", `{"v":1,"type":"result","result":{"query_id":"q","seq":-1}}`, "negative"},
 		{"welcome with zero chunk", `{"v":1,"type":"welcome","welcome":{"host_id":"h","chunk_rows":0,"chunk_bytes":1}}`, "chunk bounds"},
+		{"welcome without query key", `{"v":1,"type":"welcome","welcome":{"host_id":"h","chunk_rows":1,"chunk_bytes":1}}`, "query_key of 0"},
 		{"too big", `{"v":1,"type":"ping","ping":{},"x":"` + strings.Repeat("a", MaxMessageBytes) + `"}`, "exceeds"},
 	}
 	for _, c := range cases {
