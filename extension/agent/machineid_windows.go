@@ -2,7 +2,6 @@ package agent
 
 import (
 	"errors"
-	"strings"
 
 	"golang.org/x/sys/windows/registry"
 )
@@ -18,7 +17,7 @@ func machineID() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s = strings.ToLower(strings.TrimSpace(s))
+	s = normalizeID(s)
 	if s == "" {
 		return "", errors.New("agent: empty MachineGuid")
 	}
