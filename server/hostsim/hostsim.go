@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,7 @@ type Config struct {
 // Sim is a running simulated fleet.
 type Sim struct {
 	cfg    Config
+	runSem chan struct{}
 	Hosts  []string
 	mu     sync.Mutex
 	agents map[string]*running
@@ -70,7 +72,9 @@ func Start(ctx context.Context, cfg Config) (*Sim, error) {
 	if err := WriteProcessDB(tmpl, "template", cfg.RowsPerHost); err != nil {
 		return nil, err
 	}
-	s := &Sim{cfg: cfg, agents: map[string]*running{}}
+	// Simulated hosts share this machine's cores and file descriptors:
+	// running every host's query at once would only thrash both.
+	s := &Sim{cfg: cfg, agents: map[string]*running{}, runSem: make(chan struct{}, 4*runtime.NumCPU())}
 	for i := 1; i <= cfg.Hosts; i++ {
 		host := fmt.Sprintf("%s-%05d", cfg.HostPrefix, i)
 		s.Hosts = append(s.Hosts, host)
@@ -98,7 +102,16 @@ func (s *Sim) dbPath(host string) string { return filepath.Join(s.cfg.Dir, host,
 // StartHost starts (or restarts) one host's agent with its state directory,
 // as a restarted extension would.
 func (s *Sim) StartHost(ctx context.Context, host string) error {
-	var run agent.Runner = SQLiteRunner(s.dbPath(host))
+	db := SQLiteRunner(s.dbPath(host))
+	var run agent.Runner = func(ctx context.Context, q string) ([]map[string]string, error) {
+		select {
+		case s.runSem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		defer func() { <-s.runSem }()
+		return db(ctx, q)
+	}
 	if s.cfg.Wrap != nil {
 		run = s.cfg.Wrap(host, run)
 	}

@@ -177,3 +177,27 @@ func (s *Store) HuntRows(ctx context.Context, huntID string, fn func(hostID stri
 	}
 	return rows.Err()
 }
+
+// Hunts returns the most recent hunts, newest first (all when limit ≤ 0).
+func (s *Store) Hunts(ctx context.Context, limit int) ([]Hunt, error) {
+	q := `SELECT id, sql, created, deadline, finished, targeted, status FROM hunts ORDER BY created DESC, id`
+	if limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: hunts: %w", err)
+	}
+	defer rows.Close()
+	var out []Hunt
+	for rows.Next() {
+		var h Hunt
+		var c, d, f int64
+		if err := rows.Scan(&h.ID, &h.SQL, &c, &d, &f, &h.Targeted, &h.Status); err != nil {
+			return nil, fmt.Errorf("store: hunts: %w", err)
+		}
+		h.Created, h.Deadline, h.Finished = fromMS(c), fromMS(d), fromMS(f)
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}

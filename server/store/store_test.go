@@ -250,6 +250,9 @@ func TestHuntAnswersReplaceAndReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if list, err := s.Hunts(ctx, 10); err != nil || len(list) != 1 || list[0].ID != "hu1" {
+		t.Errorf("got hunts %+v %v, want [hu1]", list, err)
+	}
 	h, err := s.GetHunt(ctx, "hu1")
 	if err != nil || h.Status != "done" || h.Targeted != 2 {
 		t.Errorf("got hunt %+v %v, want done with 2 targeted", h, err)
