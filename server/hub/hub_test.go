@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -429,4 +430,39 @@ func TestPresenceIsStored(t *testing.T) {
 		h, err := f.store.Host(ctx, "h")
 		return err == nil && !h.Online
 	})
+}
+
+func TestSilentConnectionIsClosedByLiveness(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.PingInterval = 50 * time.Millisecond; c.WriteTimeout = 50 * time.Millisecond })
+	c := f.dial(t)
+	c.send(&wire.Message{Type: wire.TypeHello, Hello: &wire.Hello{HostID: "mute", EnrollSecret: f.dir.EnrollSecret}})
+	c.mustRecv(wire.TypeWelcome)
+	waitFor(t, func() bool { return sessionOf(f.hub, "mute") != nil })
+	// The client reads nothing more, so it never answers a ping.
+	waitFor(t, func() bool { return sessionOf(f.hub, "mute") == nil })
+}
+
+func TestAnsweringConnectionStaysOpen(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.PingInterval = 50 * time.Millisecond })
+	c, _ := f.enroll(t, "chatty")
+	var pings atomic.Int32
+	c.ws.SetPingHandler(func(s string) error {
+		pings.Add(1)
+		return c.ws.WriteControl(websocket.PongMessage, []byte(s), time.Now().Add(time.Second))
+	})
+	// Reading drives gorilla's ping handling.
+	go func() {
+		for {
+			if _, _, err := c.ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	// Five pings answered span 2.5 read deadlines of the hub.
+	for pings.Load() < 5 {
+		if sessionOf(f.hub, "chatty") == nil {
+			t.Fatalf("session closed after %d pings answered, want it kept", pings.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
