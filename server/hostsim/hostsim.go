@@ -55,6 +55,7 @@ type Sim struct {
 
 type running struct {
 	a      *agent.Agent
+	db     *DBRunner
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -102,7 +103,7 @@ func (s *Sim) dbPath(host string) string { return filepath.Join(s.cfg.Dir, host,
 // StartHost starts (or restarts) one host's agent with its state directory,
 // as a restarted extension would.
 func (s *Sim) StartHost(ctx context.Context, host string) error {
-	db := SQLiteRunner(s.dbPath(host))
+	db := &DBRunner{Path: s.dbPath(host)}
 	var run agent.Runner = func(ctx context.Context, q string) ([]map[string]string, error) {
 		select {
 		case s.runSem <- struct{}{}:
@@ -110,7 +111,7 @@ func (s *Sim) StartHost(ctx context.Context, host string) error {
 			return nil, ctx.Err()
 		}
 		defer func() { <-s.runSem }()
-		return db(ctx, q)
+		return db.Run(ctx, q)
 	}
 	if s.cfg.Wrap != nil {
 		run = s.cfg.Wrap(host, run)
@@ -124,7 +125,7 @@ func (s *Sim) StartHost(ctx context.Context, host string) error {
 		return fmt.Errorf("hostsim: %s: %w", host, err)
 	}
 	actx, cancel := context.WithCancel(ctx)
-	r := &running{a: a, cancel: cancel, done: make(chan struct{})}
+	r := &running{a: a, db: db, cancel: cancel, done: make(chan struct{})}
 	s.mu.Lock()
 	if old := s.agents[host]; old != nil {
 		s.mu.Unlock()
@@ -152,6 +153,7 @@ func (s *Sim) KillHost(host string) {
 	if r != nil {
 		r.cancel()
 		<-r.done
+		r.db.Close()
 	}
 }
 
@@ -216,9 +218,47 @@ func (s *Sim) Stop() {
 	}
 }
 
+// DBRunner runs queries read-only against one SQLite file. The database is
+// opened at the first query and kept: opening costs more than a small
+// query, and a simulator should spend its time on the protocol.
+type DBRunner struct {
+	Path string
+	mu   sync.Mutex
+	db   *sql.DB
+}
+
+// Run is an agent.Runner.
+func (r *DBRunner) Run(ctx context.Context, query string) ([]map[string]string, error) {
+	r.mu.Lock()
+	if r.db == nil {
+		db, err := sql.Open("sqlite", "file:"+r.Path+"?mode=ro&_pragma=busy_timeout(5000)")
+		if err != nil {
+			r.mu.Unlock()
+			return nil, err
+		}
+		db.SetMaxOpenConns(1)
+		r.db = db
+	}
+	db := r.db
+	r.mu.Unlock()
+	return queryStrings(ctx, db, query)
+}
+
+// Close closes the database if it was opened.
+func (r *DBRunner) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.db == nil {
+		return nil
+	}
+	err := r.db.Close()
+	r.db = nil
+	return err
+}
+
 // SQLiteRunner runs queries read-only against one SQLite file, opening it
-// per query so an idle simulated host holds no database memory. Values come
-// back as osquery returns them: strings, NULL as "".
+// per query so nothing stays open between queries. Values come back as
+// osquery returns them: strings, NULL as "".
 func SQLiteRunner(path string) agent.Runner {
 	return func(ctx context.Context, query string) ([]map[string]string, error) {
 		db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
@@ -226,33 +266,37 @@ func SQLiteRunner(path string) agent.Runner {
 			return nil, err
 		}
 		defer db.Close()
-		rows, err := db.QueryContext(ctx, query)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		cols, err := rows.Columns()
-		if err != nil {
-			return nil, err
-		}
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		var out []map[string]string
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				return nil, err
-			}
-			m := make(map[string]string, len(cols))
-			for i, c := range cols {
-				m[c] = vals[i].String
-			}
-			out = append(out, m)
-		}
-		return out, rows.Err()
+		return queryStrings(ctx, db, query)
 	}
+}
+
+func queryStrings(ctx context.Context, db *sql.DB, query string) ([]map[string]string, error) {
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var out []map[string]string
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		m := make(map[string]string, len(cols))
+		for i, c := range cols {
+			m[c] = vals[i].String
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }
 
 // WriteProcessDB creates a SQLite file with a process_lineage_events table
