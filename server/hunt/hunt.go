@@ -23,6 +23,9 @@ type Request struct {
 	Timeout time.Duration // default 1 min
 }
 
+// FlushEvery bounds how long an answer waits to be stored.
+const FlushEvery = 50 * time.Millisecond
+
 // Progress is reported after each batch of answers is stored.
 type Progress struct {
 	HuntID   string
@@ -77,21 +80,28 @@ func Run(ctx context.Context, h *hub.Hub, st *store.Store, req Request, progress
 		}
 		batch = append(batch, store.HostAnswer{HuntID: id, HostID: r.HostID, Status: string(r.Status), Error: r.Error, Rows: r.Rows, WallMS: r.Stats.WallMS, Finished: r.Received})
 	}
-	for r := range push.Results {
-		add(r)
-		// Drain what is already waiting before writing.
-	drain:
-		for len(batch) < cap(batch) {
-			select {
-			case r2, ok := <-push.Results:
-				if !ok {
-					break drain
-				}
-				add(r2)
-			default:
-				break drain
+	// A batch is written when it is full, when FlushEvery has passed since
+	// its first answer, or when the last answer is in: a fleet answering
+	// at once costs tens of transactions, and a lone answer waits at most
+	// FlushEvery.
+	var timer <-chan time.Time
+collect:
+	for {
+		select {
+		case r, ok := <-push.Results:
+			if !ok {
+				break collect
 			}
+			add(r)
+			if len(batch) == 1 {
+				timer = time.After(FlushEvery)
+			}
+			if len(batch) < cap(batch) {
+				continue
+			}
+		case <-timer:
 		}
+		timer = nil
 		if err := flush(); err != nil {
 			return pr, err
 		}
