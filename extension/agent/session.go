@@ -107,8 +107,8 @@ func (a *Agent) session(ctx context.Context) error {
 	extend := func() { ws.SetReadDeadline(time.Now().Add(a.cfg.ReadTimeout)) }
 	ws.SetPingHandler(func(data string) error {
 		extend()
-		c.wmu.Lock()
-		defer c.wmu.Unlock()
+		// WriteControl may run beside a data write: no lock, so a pong is
+		// never stuck behind a large answer.
 		err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(10*time.Second))
 		if errors.Is(err, websocket.ErrCloseSent) {
 			return nil
