@@ -177,7 +177,7 @@ func BenchmarkHubOnly(b *testing.B) {
 					b.Fatal(err)
 				}
 				if pr.Rows != 5*n || pr.Failed != 0 {
-					b.Fatalf("got %+v, want %d rows and no failure", pr, 5*n)
+					b.Fatalf("got %+v, want %d rows and no failure; %s", pr, 5*n, failures(sw, pr.HuntID))
 				}
 				rows += pr.Rows
 			}
@@ -189,4 +189,19 @@ func BenchmarkHubOnly(b *testing.B) {
 			b.ReportMetric(connectAll.Seconds(), "s-to-enroll-all")
 		})
 	}
+}
+
+// failures describes the first failed answers of a hunt.
+func failures(sw *sweeper, huntID string) string {
+	answers, err := sw.store.HuntAnswers(context.Background(), huntID)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, a := range answers {
+		if a.Status != "ok" && len(out) < 3 {
+			out = append(out, a.HostID+": "+a.Status+": "+a.Error)
+		}
+	}
+	return strings.Join(out, "; ")
 }

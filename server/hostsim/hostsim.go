@@ -46,11 +46,12 @@ type Config struct {
 
 // Sim is a running simulated fleet.
 type Sim struct {
-	cfg    Config
-	runSem chan struct{}
-	Hosts  []string
-	mu     sync.Mutex
-	agents map[string]*running
+	cfg     Config
+	runSem  chan struct{}
+	dbSlots chan struct{}
+	Hosts   []string
+	mu      sync.Mutex
+	agents  map[string]*running
 }
 
 type running struct {
@@ -75,7 +76,9 @@ func Start(ctx context.Context, cfg Config) (*Sim, error) {
 	}
 	// Simulated hosts share this machine's cores and file descriptors:
 	// running every host's query at once would only thrash both.
-	s := &Sim{cfg: cfg, agents: map[string]*running{}, runSem: make(chan struct{}, 4*runtime.NumCPU())}
+	// Open databases cost a file descriptor each; beyond the slots, hosts
+	// open theirs per query.
+	s := &Sim{cfg: cfg, agents: map[string]*running{}, runSem: make(chan struct{}, 4*runtime.NumCPU()), dbSlots: make(chan struct{}, maxOpenDBs)}
 	for i := 1; i <= cfg.Hosts; i++ {
 		host := fmt.Sprintf("%s-%05d", cfg.HostPrefix, i)
 		s.Hosts = append(s.Hosts, host)
@@ -103,7 +106,7 @@ func (s *Sim) dbPath(host string) string { return filepath.Join(s.cfg.Dir, host,
 // StartHost starts (or restarts) one host's agent with its state directory,
 // as a restarted extension would.
 func (s *Sim) StartHost(ctx context.Context, host string) error {
-	db := &DBRunner{Path: s.dbPath(host)}
+	db := &DBRunner{Path: s.dbPath(host), slots: s.dbSlots}
 	var run agent.Runner = func(ctx context.Context, q string) ([]map[string]string, error) {
 		select {
 		case s.runSem <- struct{}{}:
@@ -223,16 +226,31 @@ func (s *Sim) Stop() {
 // query, and a simulator should spend its time on the protocol.
 type DBRunner struct {
 	Path string
-	mu   sync.Mutex
-	db   *sql.DB
+	// slots, when set, bounds how many DBRunners keep their database open;
+	// without a free slot the database is opened for the query only.
+	slots chan struct{}
+	mu    sync.Mutex
+	db    *sql.DB
 }
+
+// maxOpenDBs keeps a 10k-host simulation within a 20k descriptor limit.
+const maxOpenDBs = 2048
 
 // Run is an agent.Runner.
 func (r *DBRunner) Run(ctx context.Context, query string) ([]map[string]string, error) {
 	r.mu.Lock()
+	if r.db == nil && r.slots != nil {
+		select {
+		case r.slots <- struct{}{}:
+		default:
+			r.mu.Unlock()
+			return SQLiteRunner(r.Path)(ctx, query)
+		}
+	}
 	if r.db == nil {
 		db, err := sql.Open("sqlite", "file:"+r.Path+"?mode=ro&_pragma=busy_timeout(5000)")
 		if err != nil {
+			r.release()
 			r.mu.Unlock()
 			return nil, err
 		}
@@ -253,7 +271,14 @@ func (r *DBRunner) Close() error {
 	}
 	err := r.db.Close()
 	r.db = nil
+	r.release()
 	return err
+}
+
+func (r *DBRunner) release() {
+	if r.slots != nil {
+		<-r.slots
+	}
 }
 
 // SQLiteRunner runs queries read-only against one SQLite file, opening it
