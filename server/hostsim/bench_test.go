@@ -127,7 +127,8 @@ func TestFleetProcess(t *testing.T) {
 // BenchmarkHubOnly runs the agents in a child process and measures the
 // sweeper process alone: memory per held connection, and sweep latency
 // (push → every host's rows stored) at 1k and 10k hosts. MEMDEBUG=1 prints
-// the memory figures; HEAPPROF=FILE writes a heap profile of the idle fleet.
+// the memory figures; HEAPPROF=FILE writes a heap profile of the idle fleet,
+// CPUPROF=FILE a CPU profile of the sweeps.
 func BenchmarkHubOnly(b *testing.B) {
 	if runtime.GOOS != "linux" {
 		b.Skip("measures /proc/self/status")
@@ -162,6 +163,12 @@ func BenchmarkHubOnly(b *testing.B) {
 			connectAll := time.Since(start)
 			time.Sleep(time.Second) // presence writes settle
 			heap1, rss1 := settledMem()
+			selfCPU0, childCPU0 := cpuSeconds("self"), cpuSeconds(strconv.Itoa(cmd.Process.Pid))
+			if p := os.Getenv("CPUPROF"); p != "" {
+				f, _ := os.Create(p)
+				pprof.StartCPUProfile(f)
+				defer pprof.StopCPUProfile()
+			}
 			if p := os.Getenv("HEAPPROF"); p != "" {
 				f, _ := os.Create(p)
 				pprof.WriteHeapProfile(f)
@@ -181,6 +188,9 @@ func BenchmarkHubOnly(b *testing.B) {
 				}
 				rows += pr.Rows
 			}
+			sweeps := float64(b.N)
+			b.ReportMetric((cpuSeconds("self")-selfCPU0)/sweeps, "sweeper-cpu-s/op")
+			b.ReportMetric((cpuSeconds(strconv.Itoa(cmd.Process.Pid))-childCPU0)/sweeps, "agents-cpu-s/op")
 			_, rss2 := settledMem()
 			b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 			b.ReportMetric((heap1-heap0)/float64(n), "heap+stack-B/conn")
@@ -204,4 +214,23 @@ func failures(sw *sweeper, huntID string) string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// cpuSeconds returns the user+system CPU time of a process from /proc
+// ("self" or a pid); 0 where there is no /proc.
+func cpuSeconds(pid string) float64 {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesized command: utime and stime are the
+	// 12th and 13th, in clock ticks of 1/100 s.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (u + st) / 100
 }

@@ -233,8 +233,9 @@ type DBRunner struct {
 	db    *sql.DB
 }
 
-// maxOpenDBs keeps a 10k-host simulation within a 20k descriptor limit.
-const maxOpenDBs = 2048
+// maxOpenDBs keeps a 10k-host simulation (a socket and a database each)
+// within a 20k descriptor limit.
+const maxOpenDBs = 8000
 
 // Run is an agent.Runner.
 func (r *DBRunner) Run(ctx context.Context, query string) ([]map[string]string, error) {

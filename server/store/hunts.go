@@ -53,17 +53,24 @@ func (s *Store) AddAnswers(ctx context.Context, answers []HostAnswer) (rows int,
 	}
 	err = s.write(ctx, "add hunt answers", func(tx *sql.Tx) error {
 		rows = 0
+		// A first answer is one INSERT; only a host answering again (a
+		// re-delivered query) pays for replacing its earlier rows.
+		first, err := tx.PrepareContext(ctx, `INSERT INTO hunt_hosts (hunt_id, host_id, status, error, rows, wall_ms, finished) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (hunt_id, host_id) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer first.Close()
+		again, err := tx.PrepareContext(ctx, `UPDATE hunt_hosts SET status = ?3, error = ?4, rows = ?5, wall_ms = ?6, finished = ?7 WHERE hunt_id = ?1 AND host_id = ?2`)
+		if err != nil {
+			return err
+		}
+		defer again.Close()
 		del, err := tx.PrepareContext(ctx, `DELETE FROM hunt_rows WHERE hunt_id = ? AND host_id = ?`)
 		if err != nil {
 			return err
 		}
 		defer del.Close()
-		hst, err := tx.PrepareContext(ctx, `INSERT INTO hunt_hosts (hunt_id, host_id, status, error, rows, wall_ms, finished) VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (hunt_id, host_id) DO UPDATE SET status = excluded.status, error = excluded.error, rows = excluded.rows, wall_ms = excluded.wall_ms, finished = excluded.finished`)
-		if err != nil {
-			return err
-		}
-		defer hst.Close()
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO hunt_rows (hunt_id, host_id, row) VALUES (?, ?, ?)`)
 		if err != nil {
 			return err
@@ -74,11 +81,18 @@ func (s *Store) AddAnswers(ctx context.Context, answers []HostAnswer) (rows int,
 			if a.HuntID == "" || a.HostID == "" {
 				return errors.New("answer without hunt or host id")
 			}
-			if _, err := del.ExecContext(ctx, a.HuntID, a.HostID); err != nil {
+			args := []any{a.HuntID, a.HostID, a.Status, a.Error, len(a.Rows), a.WallMS, ms(a.Finished)}
+			res, err := first.ExecContext(ctx, args...)
+			if err != nil {
 				return err
 			}
-			if _, err := hst.ExecContext(ctx, a.HuntID, a.HostID, a.Status, a.Error, len(a.Rows), a.WallMS, ms(a.Finished)); err != nil {
-				return err
+			if n, _ := res.RowsAffected(); n == 0 {
+				if _, err := again.ExecContext(ctx, args...); err != nil {
+					return err
+				}
+				if _, err := del.ExecContext(ctx, a.HuntID, a.HostID); err != nil {
+					return err
+				}
 			}
 			for _, r := range a.Rows {
 				buf, err = appendRowJSON(buf[:0], r)
