@@ -16,8 +16,10 @@
 //	sweeper → agent  query    id, attempt, SQL, issue and expiry times, and
 //	                          an ed25519 signature over the canonical
 //	                          encoding of those fields (see SigningBytes).
-//	agent → sweeper  result   one chunk of a query's rows: at most the
-//	                          welcome's row and byte bounds; seq counts from
+//	agent → sweeper  result   one chunk of a query's rows, column-wise
+//	                          (names once, then one array of values per row,
+//	                          see rows.go): at most the welcome's row and
+//	                          byte bounds; seq counts from
 //	                          0; the last chunk has final=true, the status
 //	                          (ok, error, denied, expired, replayed,
 //	                          bad_signature, timeout) and the stats.

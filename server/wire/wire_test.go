@@ -149,3 +149,61 @@ func TestChunkedResultFitsMessageLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestResultTravelsColumnWise(t *testing.T) {
+	r := &Result{QueryID: "q", Rows: []map[string]string{{"pid": "4", "name": "cmd.exe"}, {"pid": "8"}, {"extra": "\"x\"\n"}}}
+	b, err := Encode(&Message{Type: TypeResult, Result: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"v":1,"type":"result","result":{"query_id":"q","attempt":0,"seq":0,"columns":["extra","name","pid"],"rows":[[null,"cmd.exe","4"],[null,null,"8"],["\"x\"\n",null,null]]}}`
+	if string(b) != want {
+		t.Errorf("got %s, want %s", b, want)
+	}
+	m, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := m.Result.Rows
+	if len(got) != 3 || len(got[1]) != 1 || got[1]["pid"] != "8" || got[2]["extra"] != "\"x\"\n" || got[0]["name"] != "cmd.exe" {
+		t.Errorf("got rows %v, want the three rows back with missing columns absent", got)
+	}
+}
+
+func TestResultRefusesRaggedRows(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"short row", `{"v":1,"type":"result","result":{"query_id":"q","columns":["a","b"],"rows":[["x"]]}}`, "1 values for 2 columns"},
+		{"duplicate column", `{"v":1,"type":"result","result":{"query_id":"q","columns":["a","a"],"rows":[["x","y"]]}}`, "appears twice"},
+		{"number value", `{"v":1,"type":"result","result":{"query_id":"q","columns":["a"],"rows":[[1]]}}`, "cannot unmarshal number"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := Decode([]byte(c.in)); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func BenchmarkResultRoundTrip(b *testing.B) {
+	row := map[string]string{}
+	for _, c := range []string{"eid", "time", "source", "pid", "entity_id", "name", "path", "cmdline", "cwd", "username", "user_sid",
+		"parent_pid", "parent_name", "parent_path", "parent_cmdline", "pe_original_file_name", "sha256", "signature_status", "os_type"} {
+		row[c] = "value of " + c
+	}
+	rows := make([]map[string]string, 500)
+	for i := range rows {
+		rows[i] = row
+	}
+	m := &Message{Type: TypeResult, Result: &Result{QueryID: "q", Rows: rows}}
+	for b.Loop() {
+		enc, err := Encode(m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Decode(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(rows)*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
