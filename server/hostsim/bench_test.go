@@ -1,0 +1,236 @@
+package hostsim
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"scsweep/server/hunt"
+)
+
+// rss returns the process's resident set in bytes (Linux; 0 elsewhere).
+func rss() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// settledMem collects garbage and returns freed pages to the OS first, so
+// the figures are what the process holds, not what it has yet to give back.
+func settledMem() (heapAndStacks, resident float64) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	if os.Getenv("MEMDEBUG") != "" {
+		fmt.Fprintf(os.Stderr, "heap_inuse=%d stack_inuse=%d goroutines=%d rss=%.0f\n", m.HeapInuse, m.StackInuse, runtime.NumGoroutine(), rss())
+	}
+	return float64(m.HeapInuse + m.StackInuse), rss()
+}
+
+// BenchmarkSweep pushes the rule's push-down query to every simulated host
+// and waits until every host's rows are stored: one op is one sweep.
+// Agents and sweeper share this process, so the per-host memory figures
+// count both ends of each connection; BenchmarkHubOnly separates them.
+func BenchmarkSweep(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
+			sw := startSweeper(b)
+			heap0, rss0 := settledMem()
+			sw.sim(b, n, 50, nil)
+			for sw.hub.Connected() < n {
+				time.Sleep(10 * time.Millisecond)
+			}
+			heap1, rss1 := settledMem()
+			rows := 0
+			for b.Loop() {
+				pr, err := hunt.Run(context.Background(), sw.hub, sw.store, hunt.Request{SQL: ruleSQL, Timeout: time.Minute}, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if pr.Rows != 5*n || pr.Failed != 0 {
+					b.Fatalf("got %+v, want %d rows and no failure", pr, 5*n)
+				}
+				rows += pr.Rows
+			}
+			b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric((heap1-heap0)/float64(n), "heap+stack-B/host(both-ends)")
+			b.ReportMetric((rss1-rss0)/float64(n), "RSS-B/host(both-ends)")
+		})
+	}
+}
+
+// BenchmarkHuntAllRows returns every row and column of every host: the
+// rows/s a fleet's answers reach the store at.
+func BenchmarkHuntAllRows(b *testing.B) {
+	const n, perHost = 200, 500
+	sw := startSweeper(b)
+	sw.sim(b, n, perHost, nil)
+	rows := 0
+	for b.Loop() {
+		pr, err := hunt.Run(context.Background(), sw.hub, sw.store, hunt.Request{SQL: "SELECT * FROM process_lineage_events", Timeout: time.Minute}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if pr.Rows != n*perHost {
+			b.Fatalf("got %d rows, want %d", pr.Rows, n*perHost)
+		}
+		rows += pr.Rows
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// childEnv names the environment of the agent process BenchmarkHubOnly starts.
+const childEnv = "SCSWEEP_HOSTSIM_CHILD"
+
+// TestFleetProcess is not a test: it is the agent side of BenchmarkHubOnly,
+// run in a child process so the sweeper's memory can be measured alone.
+func TestFleetProcess(t *testing.T) {
+	spec := os.Getenv(childEnv)
+	if spec == "" {
+		t.Skip("helper process for BenchmarkHubOnly")
+	}
+	var n int
+	var url, caFile, secretFile, dir string
+	fmt.Sscanf(spec, "%d %s %s %s %s", &n, &url, &caFile, &secretFile, &dir)
+	ca, _ := os.ReadFile(caFile)
+	secret, _ := os.ReadFile(secretFile)
+	s, err := Start(context.Background(), Config{Hosts: n, RowsPerHost: 50, Dir: dir, URL: url, CAPEM: ca, EnrollSecret: strings.TrimSpace(string(secret))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, os.Stdin) // until the parent closes it
+	s.Stop()
+}
+
+// BenchmarkHubOnly runs the agents in a child process and measures the
+// sweeper process alone: memory per held connection, and sweep latency
+// (push → every host's rows stored) at 1k and 10k hosts. MEMDEBUG=1 prints
+// the memory figures; HEAPPROF=FILE writes a heap profile of the idle fleet,
+// CPUPROF=FILE a CPU profile of the sweeps.
+func BenchmarkHubOnly(b *testing.B) {
+	if runtime.GOOS != "linux" {
+		b.Skip("measures /proc/self/status")
+	}
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
+			if os.Getenv("HEAPPROF") != "" {
+				runtime.MemProfileRate = 1
+			}
+			sw := startSweeper(b)
+			heap0, rss0 := settledMem()
+			dir := b.TempDir()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestFleetProcess$", "-test.timeout=0")
+			cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d %s %s %s %s", childEnv, n, sw.url,
+				filepath.Join(sw.dir.Path, "tls/ca.pem"), filepath.Join(sw.dir.Path, "enroll_secret"), dir))
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				b.Fatal(err)
+			}
+			cmd.Stderr = os.Stderr
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			defer func() { stdin.Close(); cmd.Wait() }()
+			start := time.Now()
+			for sw.hub.Connected() < n {
+				if cmd.ProcessState != nil {
+					b.Fatal("agent process ended")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			connectAll := time.Since(start)
+			time.Sleep(time.Second) // presence writes settle
+			heap1, rss1 := settledMem()
+			selfCPU0, childCPU0 := cpuSeconds("self"), cpuSeconds(strconv.Itoa(cmd.Process.Pid))
+			if p := os.Getenv("CPUPROF"); p != "" {
+				f, _ := os.Create(p)
+				pprof.StartCPUProfile(f)
+				defer pprof.StopCPUProfile()
+			}
+			if p := os.Getenv("HEAPPROF"); p != "" {
+				f, _ := os.Create(p)
+				pprof.WriteHeapProfile(f)
+				f.Close()
+				var sb strings.Builder
+				pprof.Lookup("goroutine").WriteTo(&sb, 1)
+				os.WriteFile(p+".goroutines", []byte(sb.String()), 0o644)
+			}
+			rows := 0
+			for b.Loop() {
+				pr, err := hunt.Run(context.Background(), sw.hub, sw.store, hunt.Request{SQL: ruleSQL, Timeout: 5 * time.Minute}, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if pr.Rows != 5*n || pr.Failed != 0 {
+					b.Fatalf("got %+v, want %d rows and no failure; %s", pr, 5*n, failures(sw, pr.HuntID))
+				}
+				rows += pr.Rows
+			}
+			sweeps := float64(b.N)
+			b.ReportMetric((cpuSeconds("self")-selfCPU0)/sweeps, "sweeper-cpu-s/op")
+			b.ReportMetric((cpuSeconds(strconv.Itoa(cmd.Process.Pid))-childCPU0)/sweeps, "agents-cpu-s/op")
+			_, rss2 := settledMem()
+			b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric((heap1-heap0)/float64(n), "heap+stack-B/conn")
+			b.ReportMetric((rss1-rss0)/float64(n), "RSS-B/conn-idle")
+			b.ReportMetric((rss2-rss0)/float64(n), "RSS-B/conn-after-sweeps")
+			b.ReportMetric(connectAll.Seconds(), "s-to-enroll-all")
+		})
+	}
+}
+
+// failures describes the first failed answers of a hunt.
+func failures(sw *sweeper, huntID string) string {
+	answers, err := sw.store.HuntAnswers(context.Background(), huntID)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, a := range answers {
+		if a.Status != "ok" && len(out) < 3 {
+			out = append(out, a.HostID+": "+a.Status+": "+a.Error)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// cpuSeconds returns the user+system CPU time of a process from /proc
+// ("self" or a pid); 0 where there is no /proc.
+func cpuSeconds(pid string) float64 {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesized command: utime and stime are the
+	// 12th and 13th, in clock ticks of 1/100 s.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (u + st) / 100
+}

@@ -1,0 +1,61 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"v":1,"type":"hello","hello":{"host_id":"h","node_key":"k","held":[{"id":"q","attempt":1}]}}`))
+	f.Add([]byte(`{"v":1,"type":"query","query":{"id":"q","sql":"select 1","issued":1,"expires":2,"sig":"AAEC"}}`))
+	f.Add([]byte(`{"v":1,"type":"result","result":{"query_id":"q","columns":["a","b"],"rows":[["x",null]],"final":true,"status":"ok","stats":{"rows":1}}}`))
+	f.Add([]byte(`{"v":1,"type":"result","result":{"query_id":"q","columns":["a","a"],"rows":[["x","y"]]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Decode(data)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must encode, and decode again to the same thing.
+		b, err := Encode(m)
+		if err != nil {
+			t.Fatalf("decoded %q but cannot encode it: %v", data, err)
+		}
+		m2, err := Decode(b)
+		if err != nil {
+			t.Fatalf("re-decode of %s: %v", b, err)
+		}
+		b2, _ := Encode(m2)
+		if !bytes.Equal(b, b2) {
+			t.Fatalf("got %s, want %s", b2, b)
+		}
+	})
+}
+
+func FuzzCheckDenied(f *testing.F) {
+	f.Add("select * from curl")
+	f.Add("select 'curl' -- curl\n/* curl")
+	f.Add("select [curl")
+	f.Fuzz(func(t *testing.T, sql string) {
+		_ = CheckDenied(sql, DefaultDeniedTables)
+	})
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	f.Add("plain")
+	f.Add("quote\" backslash\\ newline\n nul\x00 \x7f")
+	f.Add("bad utf8 \xff\xfe and \u2028 and é")
+	f.Fuzz(func(t *testing.T, s string) {
+		out := appendJSONString(nil, s)
+		var got string
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("appendJSONString(%q) = %s, not JSON: %v", s, out, err)
+		}
+		ref, _ := json.Marshal(s)
+		var want string
+		json.Unmarshal(ref, &want)
+		if got != want {
+			t.Fatalf("appendJSONString(%q) decodes to %q, want %q as encoding/json gives", s, got, want)
+		}
+	})
+}
