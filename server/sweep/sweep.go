@@ -1,0 +1,328 @@
+// Package sweep runs detection rules over the fleet: for each rule and host
+// it pushes the rule's push-down SQL for the host's window, evaluates the
+// rows with the EQL engine exactly, and stores runs, alerts and watermarks
+// in one transaction.
+//
+// A host's window starts at the earlier of the rule's look-back (now-from,
+// as Kibana runs it) and the host's watermark, so a host that was offline
+// has its whole gap swept when it answers again, bounded by how long hosts
+// keep events. A host swept for the first time has its retained history
+// swept once: scsweep is often deployed after the fact. Windows overlap by
+// design; the alert id (host, event, rule) makes a re-found event a no-op.
+package sweep
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"scsweep/extension/schema"
+	"scsweep/server/eql"
+	"scsweep/server/hub"
+	"scsweep/server/rules"
+	"scsweep/server/store"
+	"scsweep/server/wire"
+)
+
+// DefaultRetention is how far back a first sweep or a gap reaches: the
+// extension's default event retention.
+const DefaultRetention = 30 * 24 * time.Hour
+
+// DefaultQueryTimeout bounds how long a sweep waits for hosts' answers.
+const DefaultQueryTimeout = 2 * time.Minute
+
+// Sweeper runs rules. Hub, Store and Rules are required.
+type Sweeper struct {
+	Hub   *hub.Hub
+	Store *store.Store
+	Rules []*rules.Rule
+	// Table is the table rules are pushed down to (process_lineage_events).
+	Table *schema.Table
+	// Retention bounds a window's start (DefaultRetention when zero).
+	Retention time.Duration
+	// QueryTimeout bounds one push (DefaultQueryTimeout when zero).
+	QueryTimeout time.Duration
+	Now          func() time.Time
+	Logger       *slog.Logger
+
+	mu sync.Mutex // one sweep of a rule at a time
+}
+
+// Result says what one run of a rule did.
+type Result struct {
+	RuleID   string    `json:"rule_id"`
+	RuleName string    `json:"rule_name"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Hosts    int       `json:"hosts"`    // hosts the rule was pushed to
+	Answered int       `json:"answered"` // hosts that answered completely
+	Rows     int       `json:"rows"`     // candidate rows returned
+	Matches  int       `json:"matches"`  // events the rule matched
+	Dropped  int       `json:"dropped"`  // matches beyond max_signals
+	Created  int       `json:"created"`  // new alerts (the rest existed)
+	Failed   []string  `json:"failed,omitempty"`
+}
+
+func (s *Sweeper) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Sweeper) log() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Sweeper) table() *schema.Table {
+	if s.Table != nil {
+		return s.Table
+	}
+	return &schema.ProcessLineageEvents
+}
+
+// Rule returns the loaded rule with the given id.
+func (s *Sweeper) Rule(id string) (*rules.Rule, bool) {
+	for _, r := range s.Rules {
+		if r.RuleID == id {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+// SweepAll runs every rule once, now.
+func (s *Sweeper) SweepAll(ctx context.Context) ([]Result, error) {
+	var out []Result
+	var errs []error
+	for _, r := range s.Rules {
+		res, err := s.Sweep(ctx, r)
+		out = append(out, res)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// Run sweeps each rule every interval until ctx ends.
+func (s *Sweeper) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, r := range s.Rules {
+		wg.Add(1)
+		go func(r *rules.Rule) {
+			defer wg.Done()
+			t := time.NewTicker(r.Interval)
+			defer t.Stop()
+			for {
+				if res, err := s.Sweep(ctx, r); err != nil {
+					s.log().Warn("sweep failed", "rule", r.Name, "err", err)
+				} else {
+					s.log().Info("swept", "rule", r.Name, "hosts", res.Hosts, "answered", res.Answered,
+						"rows", res.Rows, "matches", res.Matches, "new_alerts", res.Created, "dropped", res.Dropped)
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}(r)
+	}
+	wg.Wait()
+}
+
+// window is one group of hosts that share a window start.
+type window struct {
+	from  time.Time
+	hosts []string
+}
+
+// Sweep runs one rule over every enrolled host now.
+func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now().Truncate(time.Second)
+	res := Result{RuleID: r.RuleID, RuleName: r.Name, Started: now}
+	hosts, err := s.Store.Hosts(ctx)
+	if err != nil {
+		return res, err
+	}
+	marks, err := s.Store.Watermarks(ctx, r.RuleID)
+	if err != nil {
+		return res, err
+	}
+	retention := s.Retention
+	if retention <= 0 {
+		retention = DefaultRetention
+	}
+	oldest := now.Add(-retention)
+	lookback := now.Add(-r.Lookback)
+	groups := map[int64]*window{}
+	for _, h := range hosts {
+		from := oldest
+		if wm, ok := marks[h.ID]; ok && wm.After(oldest) {
+			from = wm
+		}
+		if from.After(lookback) {
+			from = lookback
+		}
+		g := groups[from.Unix()]
+		if g == nil {
+			g = &window{from: from}
+			groups[from.Unix()] = g
+		}
+		g.hosts = append(g.hosts, h.ID)
+	}
+	timeout := s.QueryTimeout
+	if timeout <= 0 {
+		timeout = DefaultQueryTimeout
+	}
+
+	// Push every group at once: a sweep takes as long as the slowest host.
+	type pushed struct {
+		w    *window
+		sql  string
+		push *hub.Push
+		at   time.Time
+	}
+	var ps []pushed
+	for _, g := range groups {
+		sql, err := eql.WindowSQL(r.CompiledQuery(), s.table(), g.from.Unix(), now.Unix())
+		if err != nil {
+			return res, fmt.Errorf("sweep %s: push-down: %w", r.Name, err)
+		}
+		// The deadline is wall time: s.Now may be a test clock.
+		p, err := s.Hub.Push(ctx, g.hosts, sql, time.Now().Add(timeout))
+		if err != nil {
+			return res, fmt.Errorf("sweep %s: push: %w", r.Name, err)
+		}
+		ps = append(ps, pushed{w: g, sql: sql, push: p, at: time.Now()})
+		res.Hosts += len(g.hosts)
+	}
+
+	var recs []store.RunRecord
+	var matches []match
+	for _, p := range ps {
+		for _, hr := range p.push.Wait() {
+			rec := store.RunRecord{Run: store.RuleRun{
+				HostID: hr.HostID, RuleID: r.RuleID, From: p.w.from, To: now,
+				Started: p.at, Status: string(hr.Status), Error: hr.Error,
+				QueryMS: hr.Received.Sub(p.at).Milliseconds(),
+			}}
+			if hr.Status != wire.StatusOK {
+				res.Failed = append(res.Failed, hr.HostID+": "+string(hr.Status))
+				rec.Run.Finished = time.Now()
+				recs = append(recs, rec)
+				continue
+			}
+			res.Answered++
+			evalStart := time.Now()
+			rec.Run.Rows = len(hr.Rows)
+			for _, row := range hr.Rows {
+				doc := s.table().ECSDocument(row)
+				setHost(doc, hr.HostID)
+				if r.Match(doc) {
+					matches = append(matches, match{host: hr.HostID, rec: len(recs), doc: doc, t: rowTime(row)})
+					rec.Run.Matches++
+				}
+			}
+			rec.Run.EvalMS = time.Since(evalStart).Milliseconds()
+			rec.Run.Finished = time.Now()
+			rec.Advance = true
+			recs = append(recs, rec)
+			res.Rows += rec.Run.Rows
+			res.Matches += rec.Run.Matches
+		}
+	}
+
+	// max_signals: newest first; the rest are counted, per host, not lost
+	// silently. A match already alerted (an overlapping window) does not
+	// take a place.
+	known, err := s.existing(ctx, r, matches)
+	if err != nil {
+		return res, err
+	}
+	fresh := matches[:0]
+	for _, m := range matches {
+		if !known[rules.AlertID(m.host, eventID(m.doc), r.RuleID)] {
+			fresh = append(fresh, m)
+		}
+	}
+	sort.SliceStable(fresh, func(i, j int) bool { return fresh[i].t > fresh[j].t })
+	for i, m := range fresh {
+		if r.MaxSignals > 0 && i >= r.MaxSignals {
+			recs[m.rec].Run.Dropped++
+			res.Dropped++
+			continue
+		}
+		a, err := storeAlert(r, m, now)
+		if err != nil {
+			return res, err
+		}
+		recs[m.rec].Alerts = append(recs[m.rec].Alerts, a)
+	}
+	created, err := s.Store.RecordRuns(ctx, recs)
+	if err != nil {
+		return res, fmt.Errorf("sweep %s: record: %w", r.Name, err)
+	}
+	res.Created = created
+	res.Finished = time.Now()
+	return res, nil
+}
+
+type match struct {
+	host string
+	rec  int
+	doc  map[string]any
+	t    int64
+}
+
+// existing returns which of the matches' alert ids are already stored.
+func (s *Sweeper) existing(ctx context.Context, r *rules.Rule, ms []match) (map[string]bool, error) {
+	ids := make([]string, 0, len(ms))
+	for _, m := range ms {
+		ids = append(ids, rules.AlertID(m.host, eventID(m.doc), r.RuleID))
+	}
+	return s.Store.AlertsExist(ctx, ids)
+}
+
+func storeAlert(r *rules.Rule, m match, now time.Time) (store.Alert, error) {
+	a := rules.BuildAlert(r, m.host, m.doc, now)
+	doc, err := json.Marshal(a)
+	if err != nil {
+		return store.Alert{}, fmt.Errorf("sweep: alert: %w", err)
+	}
+	return store.Alert{
+		ID: a.ID(), HostID: m.host, RuleID: r.RuleID, Time: time.Unix(m.t, 0).UTC(),
+		Severity: r.Severity, RiskScore: r.RiskScore, Created: now, Doc: doc,
+	}, nil
+}
+
+func setHost(doc map[string]any, hostID string) {
+	h, ok := doc["host"].(map[string]any)
+	if !ok {
+		h = map[string]any{}
+		doc["host"] = h
+	}
+	h["id"] = hostID
+}
+
+func eventID(doc map[string]any) string {
+	s, _ := eql.Lookup(doc, "event.id").(string)
+	return s
+}
+
+func rowTime(row map[string]string) int64 {
+	var t int64
+	fmt.Sscan(row["time"], &t)
+	return t
+}
