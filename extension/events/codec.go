@@ -82,6 +82,7 @@ func FromRow(row map[string]string) (*Event, error) {
 		}
 	}
 	num("time", &e.Time, nil)
+	num("ingested", &e.Ingested, nil)
 	num("pid", &e.PID, &e.HasPID)
 	num("parent_pid", &e.ParentPID, &e.HasParentPID)
 	if err != nil {

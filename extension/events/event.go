@@ -14,6 +14,9 @@ import (
 type Event struct {
 	EID            string `json:"eid"`  // stable id: the same record always gets the same EID
 	Time           int64  `json:"time"` // unix seconds, UTC
+	// Ingested is when the store took the event (unix seconds); the store
+	// sets it.
+	Ingested int64 `json:"ingested,omitempty"`
 	Source         string `json:"source"`
 	PID            int64  `json:"pid"`
 	EntityID       string `json:"entity_id"`
@@ -71,6 +74,7 @@ func (e *Event) Row() map[string]string {
 	r := map[string]string{
 		"eid":                   e.EID,
 		"time":                  strconv.FormatInt(e.Time, 10),
+		"ingested":              optInt(e.Ingested, e.Ingested != 0),
 		"source":                e.Source,
 		"pid":                   optInt(e.PID, e.HasPID),
 		"entity_id":             e.EntityID,

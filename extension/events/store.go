@@ -126,6 +126,7 @@ func (s *Store) Insert(ctx context.Context, evs []*Event) (int, error) {
 		if ev.EID == "" {
 			return 0, errors.New("events: insert: event without eid")
 		}
+		ev.Ingested = stored
 		buf = encodeRow(buf[:0], ev.Row())
 		res, err := stmt.ExecContext(ctx, ev.EID, ev.Time, nullInt(ev.PID, ev.HasPID), ev.EntityID, ev.Name, ev.ParentName, stored, buf)
 		if err != nil {
@@ -173,7 +174,10 @@ type Constraint struct {
 }
 
 // Filterable lists the columns whose constraints the store evaluates.
-var Filterable = map[string]bool{"time": true, "eid": true, "pid": true, "name": true, "parent_name": true}
+var Filterable = map[string]bool{"time": true, "ingested": true, "eid": true, "pid": true, "name": true, "parent_name": true}
+
+// storeColumn maps a filterable table column to the events table's column.
+var storeColumn = map[string]string{"ingested": "stored"}
 
 // Filter is a conjunction of constraints plus an optional row limit. The
 // store may return more than a filter asks, never less: name and
@@ -194,7 +198,7 @@ func (f Filter) where() (string, []any, error) {
 		if !Filterable[c.Column] {
 			return "", nil, fmt.Errorf("events: column %q cannot be filtered by the store", c.Column)
 		}
-		numeric := c.Column == "time" || c.Column == "pid"
+		numeric := c.Column == "time" || c.Column == "pid" || c.Column == "ingested"
 		switch c.Op {
 		case OpEq, OpIn:
 		case OpGt, OpGe, OpLt, OpLe:
@@ -228,6 +232,9 @@ func (f Filter) where() (string, []any, error) {
 			args = append(args, n)
 		}
 		col := c.Column
+		if sc, ok := storeColumn[col]; ok {
+			col = sc
+		}
 		if c.Column == "name" || c.Column == "parent_name" {
 			col += " COLLATE NOCASE" // and the NOCASE index serves it
 		}

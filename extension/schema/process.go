@@ -12,6 +12,7 @@ var ProcessLineageEvents = Table{
 	Columns: []Column{
 		{Name: "eid", Type: Text, Pushdown: true, ECS: "event.id", Description: "Stable event id, unique per host: the same record imported twice has the same eid"},
 		{Name: "time", Type: BigInt, Pushdown: true, ECS: "@timestamp", Kind: KindUnixTime, Description: "Process start time, unix seconds (UTC)"},
+		{Name: "ingested", Type: BigInt, Pushdown: true, ECS: "event.ingested", Kind: KindUnixTime, Description: "When the event store took the event, unix seconds: rules with timestamp_override = event.ingested sweep by it, so late-arriving events are not missed"},
 		{Name: "source", Type: Text, ECS: "event.module", Description: "Where the record came from: sysmon, security, etw, ecs, ..."},
 		{Name: "pid", Type: BigInt, Pushdown: true, ECS: "process.pid", Kind: KindInt, Description: "Process id"},
 		{Name: "entity_id", Type: Text, ECS: "process.entity_id", Description: "Unique process id from the source (Sysmon ProcessGuid, Endpoint entity_id), or one scsweep derives"},

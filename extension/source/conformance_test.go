@@ -24,6 +24,7 @@ import (
 // here, which are deliberate.
 var knownDifferences = map[string]string{
 	"event.id":                 "our event.id is the row's eid, derived from the record's own id (documented in package source)",
+	"event.ingested":           "set when the event store takes the event, not at parse time; the store sets it to its own clock",
 	"user.id":                  "Sysmon's Security UserID is the event writer (SYSTEM), not the process owner: user_sid stays empty",
 	"user.name":                "username keeps DOMAIN\\name as the record gives it (Sysmon User, 4688 Subject or Target); Elastic splits it into user.domain and user.name",
 	"process.entity_id":        "Sysmon process GUIDs are written {UPPER-CASE} whatever the rendering, so XML, EVTX and JSON renderings agree",

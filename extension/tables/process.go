@@ -57,7 +57,7 @@ var storeOps = map[table.Operator]events.Op{
 //   - only columns the store indexes are pushed down;
 //   - several equalities on one column come from an IN list and are a union;
 //   - the store compares names case-insensitively (see events.Filter);
-//   - ranges are pushed only on numbers (time, pid).
+//   - ranges are pushed only on numbers (time, ingested, pid).
 func FilterFromContext(qc table.QueryContext) events.Filter {
 	var f events.Filter
 	for col, cl := range qc.Constraints {
@@ -74,7 +74,7 @@ func FilterFromContext(qc table.QueryContext) events.Filter {
 				eqs = append(eqs, c.Expression)
 				continue
 			}
-			numeric := col == "time" || col == "pid"
+			numeric := col == "time" || col == "pid" || col == "ingested"
 			if op == events.OpLike && numeric || op != events.OpLike && !numeric {
 				// SQLite derives ranges on text from LIKE; they depend on
 				// collation, so only numeric ranges go to the store.

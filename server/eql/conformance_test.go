@@ -2,8 +2,8 @@ package eql
 
 import (
 	"bytes"
-	"errors"
 	"encoding/json"
+	"errors"
 	"os"
 	"reflect"
 	"strings"

@@ -37,14 +37,22 @@ func PushDown(q *Query, table *schema.Table) (string, error) {
 // WindowSQL returns the full query a host runs for one look-back window:
 // rows with from <= time < to (unix seconds) that may match q.
 func WindowSQL(q *Query, table *schema.Table, from, to int64) (string, error) {
+	return WindowSQLOn(q, table, "@timestamp", from, to)
+}
+
+// WindowSQLOn is WindowSQL with the window on another time field, as a
+// rule's timestamp_override asks (event.ingested: when the event reached
+// the store, so late-arriving events are still swept).
+func WindowSQLOn(q *Query, table *schema.Table, timeField string, from, to int64) (string, error) {
 	where, err := PushDown(q, table)
 	if err != nil {
 		return "", err
 	}
-	timeCol := "time"
-	if c, ok := table.ColumnForECS("@timestamp"); ok {
-		timeCol = c.Name
+	c, ok := table.ColumnForECS(timeField)
+	if !ok {
+		return "", fmt.Errorf("eql: table %s has no column for time field %s", table.Name, timeField)
 	}
+	timeCol := c.Name
 	return fmt.Sprintf("SELECT * FROM %s WHERE %s >= %d AND %s < %d AND (%s)",
 		table.Name, timeCol, from, timeCol, to, where), nil
 }

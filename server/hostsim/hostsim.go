@@ -359,7 +359,7 @@ func WriteProcessDB(path, host string, n int) error {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 	for i := 0; i < n; i++ {
 		row := map[string]any{
-			"eid": fmt.Sprintf("%s-%d", host, i), "time": base + int64(i), "source": "sim", "pid": 1000 + i,
+			"eid": fmt.Sprintf("%s-%d", host, i), "time": base + int64(i), "ingested": base + int64(i), "source": "sim", "pid": 1000 + i,
 			"name": "svchost.exe", "path": `C:\Windows\System32\svchost.exe`, "cmdline": `svchost.exe -k netsvcs`,
 			"parent_pid": 600, "parent_name": "services.exe", "parent_path": `C:\Windows\System32\services.exe`,
 			"pe_original_file_name": "svchost.exe", "signature_trusted": 1, "os_type": "windows",

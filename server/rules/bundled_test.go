@@ -40,7 +40,8 @@ func TestBundledRuleMatchesElastic(t *testing.T) {
 	}
 	ours := rs[0]
 	if ours.RuleID != elastic.RuleID || ours.Severity != elastic.Severity || ours.RiskScore != elastic.RiskScore ||
-		ours.Interval != elastic.Interval || ours.Lookback != elastic.Lookback || ours.MaxSignals != elastic.MaxSignals {
+		ours.Interval != elastic.Interval || ours.Lookback != elastic.Lookback || ours.MaxSignals != elastic.MaxSignals ||
+		ours.TimestampOverride != elastic.TimestampOverride {
 		t.Fatalf("settings differ from Elastic's rule")
 	}
 	for _, tc := range bundledCases() {

@@ -5,10 +5,11 @@
 //
 // A host's window starts at the earlier of the rule's look-back (now-from,
 // as Kibana runs it) and the host's watermark, so a host that was offline
-// has its whole gap swept when it answers again, bounded by how long hosts
-// keep events. A host swept for the first time has its retained history
-// swept once: scsweep is often deployed after the fact. Windows overlap by
-// design; the alert id (host, event, rule) makes a re-found event a no-op.
+// has its whole gap swept when it answers again; what the host still holds
+// (its event retention) bounds how far that reaches. A host swept for the
+// first time has all it holds swept once: scsweep is often deployed after
+// the fact, with history imported. Windows overlap by design; the alert id
+// (host, event, rule) makes a re-found event a no-op.
 package sweep
 
 import (
@@ -29,10 +30,6 @@ import (
 	"scsweep/server/wire"
 )
 
-// DefaultRetention is how far back a first sweep or a gap reaches: the
-// extension's default event retention.
-const DefaultRetention = 30 * 24 * time.Hour
-
 // DefaultQueryTimeout bounds how long a sweep waits for hosts' answers.
 const DefaultQueryTimeout = 2 * time.Minute
 
@@ -43,8 +40,6 @@ type Sweeper struct {
 	Rules []*rules.Rule
 	// Table is the table rules are pushed down to (process_lineage_events).
 	Table *schema.Table
-	// Retention bounds a window's start (DefaultRetention when zero).
-	Retention time.Duration
 	// QueryTimeout bounds one push (DefaultQueryTimeout when zero).
 	QueryTimeout time.Duration
 	Now          func() time.Time
@@ -160,16 +155,11 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	retention := s.Retention
-	if retention <= 0 {
-		retention = DefaultRetention
-	}
-	oldest := now.Add(-retention)
 	lookback := now.Add(-r.Lookback)
 	groups := map[int64]*window{}
 	for _, h := range hosts {
-		from := oldest
-		if wm, ok := marks[h.ID]; ok && wm.After(oldest) {
+		from := time.Unix(0, 0) // first contact: everything the host holds
+		if wm, ok := marks[h.ID]; ok {
 			from = wm
 		}
 		if from.After(lookback) {
@@ -196,7 +186,7 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 	}
 	var ps []pushed
 	for _, g := range groups {
-		sql, err := eql.WindowSQL(r.CompiledQuery(), s.table(), g.from.Unix(), now.Unix())
+		sql, err := eql.WindowSQLOn(r.CompiledQuery(), s.table(), timeField(r), g.from.Unix(), now.Unix())
 		if err != nil {
 			return res, fmt.Errorf("sweep %s: push-down: %w", r.Name, err)
 		}
@@ -325,4 +315,14 @@ func rowTime(row map[string]string) int64 {
 	var t int64
 	fmt.Sscan(row["time"], &t)
 	return t
+}
+
+// timeField is the field a rule's window is on: its timestamp_override
+// (event.ingested for most Elastic rules, the ScreenConnect one included)
+// or the event time.
+func timeField(r *rules.Rule) string {
+	if r.TimestampOverride != "" {
+		return r.TimestampOverride
+	}
+	return "@timestamp"
 }

@@ -84,8 +84,8 @@ func bundledRule(t *testing.T, maxSignals int) *rules.Rule {
 	return &r
 }
 
-// The simulated rows start 2026-01-01; a sweep on the next day reaches them
-// on its first run (a host's retained history is swept once).
+// The simulated rows start 2026-01-01; a first sweep reaches them however
+// old they are (all a host holds is swept once).
 var day2 = time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
 
 func TestSweepAlertsOnceAndAdvancesWatermarks(t *testing.T) {
