@@ -116,7 +116,9 @@ func TestFleetProcess(t *testing.T) {
 	fmt.Sscanf(spec, "%d %s %s %s %s", &n, &url, &caFile, &secretFile, &dir)
 	ca, _ := os.ReadFile(caFile)
 	secret, _ := os.ReadFile(secretFile)
-	s, err := Start(context.Background(), Config{Hosts: n, RowsPerHost: 50, Dir: dir, URL: url, CAPEM: ca, EnrollSecret: strings.TrimSpace(string(secret))})
+	// Each host holds a socket; what descriptors remain keep databases open.
+	s, err := Start(context.Background(), Config{Hosts: n, RowsPerHost: 50, Dir: dir, URL: url, CAPEM: ca, EnrollSecret: strings.TrimSpace(string(secret)),
+		MaxOpenDBs: max(1, openFileLimit()-n-512)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +137,9 @@ func BenchmarkHubOnly(b *testing.B) {
 	}
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
+			if lim := openFileLimit(); lim < n+512 {
+				b.Skipf("%d hosts need %d file descriptors per process, the limit is %d (ulimit -n)", n, n+512, lim)
+			}
 			if os.Getenv("HEAPPROF") != "" {
 				runtime.MemProfileRate = 1
 			}

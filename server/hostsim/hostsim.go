@@ -39,6 +39,10 @@ type Config struct {
 	// HostPrefix names hosts HostPrefix-00001 ...; default "sim".
 	HostPrefix string
 	Logger     *slog.Logger
+	// MaxOpenDBs bounds the host databases kept open between queries (each
+	// holds a file descriptor); beyond it hosts open theirs per query.
+	// Default 1024.
+	MaxOpenDBs int
 	// Wrap, when set, wraps each host's runner (tests use it to stall or
 	// fail a host).
 	Wrap func(host string, r agent.Runner) agent.Runner
@@ -70,6 +74,9 @@ func Start(ctx context.Context, cfg Config) (*Sim, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if cfg.MaxOpenDBs <= 0 {
+		cfg.MaxOpenDBs = 1024
+	}
 	tmpl := filepath.Join(cfg.Dir, "template.db")
 	if err := WriteProcessDB(tmpl, "template", cfg.RowsPerHost); err != nil {
 		return nil, err
@@ -78,7 +85,7 @@ func Start(ctx context.Context, cfg Config) (*Sim, error) {
 	// running every host's query at once would only thrash both.
 	// Open databases cost a file descriptor each; beyond the slots, hosts
 	// open theirs per query.
-	s := &Sim{cfg: cfg, agents: map[string]*running{}, runSem: make(chan struct{}, 4*runtime.NumCPU()), dbSlots: make(chan struct{}, maxOpenDBs)}
+	s := &Sim{cfg: cfg, agents: map[string]*running{}, runSem: make(chan struct{}, 4*runtime.NumCPU()), dbSlots: make(chan struct{}, cfg.MaxOpenDBs)}
 	for i := 1; i <= cfg.Hosts; i++ {
 		host := fmt.Sprintf("%s-%05d", cfg.HostPrefix, i)
 		s.Hosts = append(s.Hosts, host)
@@ -232,10 +239,6 @@ type DBRunner struct {
 	mu    sync.Mutex
 	db    *sql.DB
 }
-
-// maxOpenDBs keeps a 10k-host simulation (a socket and a database each)
-// within a 20k descriptor limit.
-const maxOpenDBs = 8000
 
 // Run is an agent.Runner.
 func (r *DBRunner) Run(ctx context.Context, query string) ([]map[string]string, error) {

@@ -55,7 +55,7 @@ func Run(ctx context.Context, h *hub.Hub, st *store.Store, req Request, progress
 	}
 	// Answers are stored in batches: whatever arrived while the previous
 	// batch was being written goes in the next transaction.
-	batch := make([]store.HostAnswer, 0, 256)
+	batch := make([]store.HostAnswer, 0, 1024)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
