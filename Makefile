@@ -56,11 +56,33 @@ golden:
 clean:
 	rm -rf $(BIN)
 
-# The main job, end to end on bundled telemetry: import a compromised
-# ScreenConnect server's Sysmon log and hunt for the rule's matches.
-DEMO_DB := $(shell mktemp -u /tmp/scsweep-demo-XXXXXX.db)
+# The main job, end to end: a sweeper with a fresh data dir, three hosts
+# running scsweep.ext standalone on bundled Sysmon logs (a compromised
+# ScreenConnect server, a host with only the ScreenConnect client, a clean
+# file server), one sweep of the ScreenConnect rule, the alerts with their
+# evidence. The sweeper keeps running for `sweeper hunt` until Ctrl-C.
+DEMO_DIR := $(shell mktemp -d /tmp/scsweep-demo-XXXXXX)
 demo: build
-	@echo "== importing bundled telemetry into $(DEMO_DB)"
-	$(BIN)/scsweep.ext import --events-db $(DEMO_DB) testdata/telemetry/sysmon-xml/wevtutil-screenconnect.xml testdata/telemetry/ecs/winlogbeat-sysmon.ndjson testdata/telemetry/ecs/elastic-defend.ndjson
-	@echo "== ScreenConnect server spawning a shell or compiler (the rule's pre-filter)"
-	$(BIN)/scsweep.ext query --events-db $(DEMO_DB) --file sql/osquery/screenconnect_server_children.sql
+	@set -e; d=$(DEMO_DIR); pids=; trap 'st=$$?; kill $$pids 2>/dev/null || true; wait 2>/dev/null || true; exit $$st' EXIT; trap 'exit 0' INT TERM; \
+	$(BIN)/sweeper serve --data-dir $$d/sweeper --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --no-schedule > $$d/sweeper.log 2>&1 & pids="$$pids $$!"; \
+	until grep -q 'wss://' $$d/sweeper.log 2>/dev/null && [ -f $$d/sweeper/api_addr ]; do sleep 0.2; done; \
+	url=$$(grep -o 'wss://[0-9.:]*' $$d/sweeper.log); echo "== sweeper listening on $$url (data dir $$d/sweeper)"; \
+	for h in sc-server:server-compromised sc-client:client-only file-server:clean; do \
+	  host=$${h%%:*}; log=$${h#*:}; \
+	  echo "== $$host imports testdata/fleet/$$log.xml"; \
+	  $(BIN)/scsweep.ext import --events-db $$d/$$host/events.db testdata/fleet/$$log.xml | sed 's/^/   /'; \
+	  $(BIN)/scsweep.ext serve --standalone --sweeper $$url --enroll-secret-file $$d/sweeper/enroll_secret \
+	    --ca-file $$d/sweeper/tls/ca.pem --host-identifier $$host --events-db $$d/$$host/events.db > $$d/$$host.log 2>&1 & pids="$$pids $$!"; \
+	done; \
+	until [ "$$($(BIN)/sweeper hosts --json --data-dir $$d/sweeper | grep -c '"online":true')" = 3 ]; do sleep 0.2; done; sleep 1.1; \
+	echo "== hosts"; $(BIN)/sweeper hosts --data-dir $$d/sweeper; \
+	echo "== sweep of the ScreenConnect rule"; $(BIN)/sweeper sweep --data-dir $$d/sweeper; \
+	echo "== alerts"; $(BIN)/sweeper alerts --data-dir $$d/sweeper; \
+	echo "== one alert with its evidence"; $(BIN)/sweeper alerts --json --limit 1 --data-dir $$d/sweeper | python3 -m json.tool 2>/dev/null || $(BIN)/sweeper alerts --json --limit 1 --data-dir $$d/sweeper; \
+	echo "== the guide's pivot: what else did ScreenConnect.Service.exe start, fleet-wide?"; \
+	$(BIN)/sweeper hunt --data-dir $$d/sweeper "SELECT datetime(time,'unixepoch') AS started, name, pe_original_file_name, cmdline FROM process_lineage_events WHERE parent_name LIKE 'screenconnect.service.exe'"; \
+	if [ -t 0 ] && [ -z "$$CI" ]; then \
+	  echo; echo "The sweeper keeps running. In another shell:"; \
+	  echo "  $(BIN)/sweeper hunt --data-dir $$d/sweeper \"SELECT name, parent_name FROM process_lineage_events\""; \
+	  echo "Ctrl-C stops it."; wait; \
+	else echo "(no terminal: the demo stops here)"; fi

@@ -114,15 +114,21 @@ func runHunt(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	var last api.HuntProgress
+	live := isTerminal(stderr)
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		if err := json.Unmarshal(sc.Bytes(), &last); err != nil {
 			continue
 		}
 		// The progress bar goes to stderr so stdout stays the rows.
-		fmt.Fprintf(stderr, "\rhosts %d/%d answered, %d failed, %d rows", last.Answered, last.Targeted, last.Failed, last.Rows)
+		if live {
+			fmt.Fprintf(stderr, "\rhosts %d/%d answered, %d failed, %d rows", last.Answered, last.Targeted, last.Failed, last.Rows)
+		}
 	}
 	resp.Body.Close()
+	if !live {
+		fmt.Fprintf(stderr, "hosts %d/%d answered, %d failed, %d rows", last.Answered, last.Targeted, last.Failed, last.Rows)
+	}
 	fmt.Fprintln(stderr)
 	if last.Error != "" {
 		fmt.Fprintln(stderr, "sweeper hunt:", last.Error)
@@ -284,7 +290,13 @@ func printLines(w io.Writer, r io.Reader, asJSON bool, cols []string) error {
 				}
 			}
 		}
-		sort.Strings(cols)
+		sort.Slice(cols, func(i, j int) bool {
+			// The host first: it is what a fleet-wide answer is read by.
+			if (cols[i] == "host.id") != (cols[j] == "host.id") {
+				return cols[i] == "host.id"
+			}
+			return cols[i] < cols[j]
+		})
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(cols, "\t"))
@@ -330,4 +342,15 @@ func cell(v any) string {
 		s = string(r[:79]) + "…"
 	}
 	return s
+}
+
+// isTerminal says whether w is a terminal, where a progress bar may redraw
+// itself.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -12,11 +12,11 @@ import (
 // process_lineage_events (see extension/schema); a zero value means the
 // source did not say.
 type Event struct {
-	EID            string `json:"eid"`  // stable id: the same record always gets the same EID
-	Time           int64  `json:"time"` // unix seconds, UTC
+	EID  string `json:"eid"`  // stable id: the same record always gets the same EID
+	Time int64  `json:"time"` // unix seconds, UTC
 	// Ingested is when the store took the event (unix seconds); the store
 	// sets it.
-	Ingested int64 `json:"ingested,omitempty"`
+	Ingested       int64  `json:"ingested,omitempty"`
 	Source         string `json:"source"`
 	PID            int64  `json:"pid"`
 	EntityID       string `json:"entity_id"`
