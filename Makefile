@@ -25,7 +25,7 @@ vet:
 
 windows:
 	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./...
-	GOOS=windows GOARCH=amd64 $(GO) build -o $(BIN)/windows-amd64/scsweep.ext ./extension
+	GOOS=windows GOARCH=amd64 $(GO) build -o $(BIN)/windows-amd64/scsweep.ext.exe ./extension
 	GOOS=windows GOARCH=amd64 $(GO) build -o $(BIN)/windows-amd64/sweeper.exe ./server
 
 bench:
