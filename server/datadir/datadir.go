@@ -206,20 +206,23 @@ func parseKey(b []byte) (any, error) {
 	return x509.ParsePKCS8PrivateKey(blk.Bytes)
 }
 
+// newECKeyPEM makes a P-256 key, PKCS#8 in PEM: the CA's and the server's.
+func newECKeyPEM() ([]byte, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
 func (d *Dir) tls(opt Options) error {
 	var caKey *ecdsa.PrivateKey
 	var caCert *x509.Certificate
-	keyPEM, err := d.createOrRead(CAKeyFile, func() ([]byte, error) {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			return nil, err
-		}
-		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
-	})
+	keyPEM, err := d.createOrRead(CAKeyFile, newECKeyPEM)
 	if err != nil {
 		return err
 	}
@@ -258,17 +261,7 @@ func (d *Dir) tls(opt Options) error {
 	if caCert, err = x509.ParseCertificate(blk.Bytes); err != nil {
 		return fmt.Errorf("datadir: %s: %w", d.File(CAFile), err)
 	}
-	srvKeyPEM, err := d.createOrRead(KeyFile, func() ([]byte, error) {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			return nil, err
-		}
-		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
-	})
+	srvKeyPEM, err := d.createOrRead(KeyFile, newECKeyPEM)
 	if err != nil {
 		return err
 	}
