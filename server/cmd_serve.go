@@ -29,9 +29,13 @@ func init() {
 	register("serve", "run the sweeper: agents' websocket endpoint, scheduled rule sweeps, the API", runServe)
 }
 
-// apiAddrFile, in the data dir, tells the command-line client where the
-// running sweeper's API listens.
-const apiAddrFile = "api_addr"
+// apiAddrFile and agentURLFile, in the data dir, tell the command-line
+// client where the running sweeper's API listens and the simulator where
+// agents connect.
+const (
+	apiAddrFile  = "api_addr"
+	agentURLFile = "agent_url"
+)
 
 func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -126,6 +130,9 @@ func serve(dataDir, listen, apiListen, rulesDir string, certHosts []string, sche
 	apiSrv := &http.Server{Handler: apiMux, ReadHeaderTimeout: 10 * time.Second}
 	go apiSrv.Serve(apiLn)
 	defer apiSrv.Close()
+	if err := os.WriteFile(filepath.Join(dataDir, agentURLFile), []byte("wss://"+agentLn.Addr().String()+"\n"), 0o600); err != nil {
+		return err
+	}
 	if err := os.WriteFile(filepath.Join(dataDir, apiAddrFile), []byte("http://"+apiLn.Addr().String()+"\n"), 0o600); err != nil {
 		return err
 	}
