@@ -68,17 +68,18 @@ demo: build
 	until grep -q 'wss://' $$d/sweeper.log 2>/dev/null && [ -f $$d/sweeper/api_addr ]; do sleep 0.2; done; \
 	url=$$(grep -o 'wss://[0-9.:]*' $$d/sweeper.log); echo "== sweeper listening on $$url (data dir $$d/sweeper)"; \
 	for h in sc-server:server-compromised sc-client:client-only file-server:clean; do \
-	  host=$${h%%:*}; log=$${h#*:}; \
+	  host=$${h%%:*}; log=$${h#*:}; root=; \
+	  if [ $$host = sc-server ]; then root="--screenconnect-root testdata/screenconnect/cve-2024-1709"; fi; \
 	  echo "== $$host imports testdata/fleet/$$log.xml"; \
 	  $(BIN)/scsweep.ext import --events-db $$d/$$host/events.db testdata/fleet/$$log.xml | sed 's/^/   /'; \
 	  $(BIN)/scsweep.ext serve --standalone --sweeper $$url --enroll-secret-file $$d/sweeper/enroll_secret \
-	    --ca-file $$d/sweeper/tls/ca.pem --host-identifier $$host --events-db $$d/$$host/events.db > $$d/$$host.log 2>&1 & pids="$$pids $$!"; \
+	    --ca-file $$d/sweeper/tls/ca.pem --host-identifier $$host --events-db $$d/$$host/events.db $$root > $$d/$$host.log 2>&1 & pids="$$pids $$!"; \
 	done; \
 	until [ "$$($(BIN)/sweeper hosts --json --data-dir $$d/sweeper | grep -c '"online":true')" = 3 ]; do sleep 0.2; done; sleep 1.1; \
 	echo "== hosts"; $(BIN)/sweeper hosts --data-dir $$d/sweeper; \
 	echo "== sweep of the ScreenConnect rule"; $(BIN)/sweeper sweep --data-dir $$d/sweeper; \
 	echo "== alerts"; $(BIN)/sweeper alerts --data-dir $$d/sweeper; \
-	echo "== one alert with its evidence"; $(BIN)/sweeper alerts --json --limit 1 --data-dir $$d/sweeper | python3 -m json.tool 2>/dev/null || $(BIN)/sweeper alerts --json --limit 1 --data-dir $$d/sweeper; \
+	echo "== one alert, with the evidence gathered from its host (siblings, descendants, server version, admins, suspicious App_Extensions files)"; $(BIN)/sweeper alerts --json --limit 1 --data-dir $$d/sweeper | python3 -m json.tool 2>/dev/null || $(BIN)/sweeper alerts --json --limit 1 --data-dir $$d/sweeper; \
 	echo "== the guide's pivot: what else did ScreenConnect.Service.exe start, fleet-wide?"; \
 	$(BIN)/sweeper hunt --data-dir $$d/sweeper "SELECT datetime(time,'unixepoch') AS started, name, pe_original_file_name, cmdline FROM process_lineage_events WHERE parent_name LIKE 'screenconnect.service.exe'"; \
 	if [ -t 0 ] && [ -z "$$CI" ]; then \

@@ -93,7 +93,7 @@ func serve(dataDir, listen, apiListen, rulesDir string, certHosts []string, sche
 		return err
 	}
 	defer h.Close()
-	sw := &sweep.Sweeper{Hub: h, Store: st, Rules: rs, Logger: logger}
+	sw := &sweep.Sweeper{Hub: h, Store: st, Rules: rs, Logger: logger, Evidence: true}
 
 	agentLn, err := net.Listen("tcp", listen)
 	if err != nil {

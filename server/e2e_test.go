@@ -140,9 +140,14 @@ func TestFleetEndToEnd(t *testing.T) {
 
 	hosts := map[string]string{"sc-server": "server-compromised.xml", "sc-client": "client-only.xml", "file-server": "clean.xml"}
 	startAgent := func(host, secretFile string) *exec.Cmd {
-		cmd, _ := p.start("scsweep.ext", "serve", "--standalone", "--sweeper", url,
+		args := []string{"serve", "--standalone", "--sweeper", url,
 			"--enroll-secret-file", secretFile, "--ca-file", filepath.Join(data, "tls", "ca.pem"),
-			"--host-identifier", host, "--events-db", filepath.Join(work, host, "events.db"))
+			"--host-identifier", host, "--events-db", filepath.Join(work, host, "events.db")}
+		if host == "sc-server" {
+			// The server's own files, as CVE-2024-1709 leaves them.
+			args = append(args, "--screenconnect-root", filepath.Join("..", "testdata", "screenconnect", "cve-2024-1709"))
+		}
+		cmd, _ := p.start("scsweep.ext", args...)
 		return cmd
 	}
 	agents := map[string]*exec.Cmd{}
@@ -195,6 +200,24 @@ func TestFleetEndToEnd(t *testing.T) {
 	}
 	if !names["cmd.exe/Cmd.Exe"] || !names["notepad.exe/PowerShell.EXE"] {
 		t.Fatalf("alerted processes: got %v, want cmd.exe and the renamed PowerShell", names)
+	}
+	// Each alert keeps the guide's evidence from the host.
+	for _, a := range alerts {
+		for path, want := range map[string]any{
+			"scsweep.evidence.siblings.count":             2.0, // both children of the one service process
+			"scsweep.evidence.screenconnect_admins.count": 2.0,
+		} {
+			if got := field(a, path); got != want {
+				t.Errorf("alert %v: %s = %v, want %v", field(a, "process.name"), path, got, want)
+			}
+		}
+		servers, _ := field(a, "scsweep.evidence.screenconnect_servers.rows").([]any)
+		if len(servers) != 1 || field(servers[0].(map[string]any), "vulnerable") != "1" {
+			t.Errorf("evidence of the server install: got %v, want one vulnerable server", servers)
+		}
+		if field(a, "scsweep.evidence.network.error") == nil {
+			t.Errorf("network evidence: standalone hosts have no process_open_sockets, want its error recorded, got %v", field(a, "scsweep.evidence.network"))
+		}
 	}
 
 	// A new start lands on the server while its agent is down and a sweep is

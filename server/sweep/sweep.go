@@ -42,8 +42,11 @@ type Sweeper struct {
 	Table *schema.Table
 	// QueryTimeout bounds one push (DefaultQueryTimeout when zero).
 	QueryTimeout time.Duration
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// Evidence gathers the investigation guide's pivots from each host with
+	// new alerts and keeps them in the alerts (see gatherEvidence).
+	Evidence bool
+	Now      func() time.Time
+	Logger   *slog.Logger
 
 	mu sync.Mutex // one sweep of a rule at a time
 }
@@ -221,7 +224,7 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 				doc := s.table().ECSDocument(row)
 				setHost(doc, hr.HostID)
 				if r.Match(doc) {
-					matches = append(matches, match{host: hr.HostID, rec: len(recs), doc: doc, t: rowTime(row)})
+					matches = append(matches, match{host: hr.HostID, rec: len(recs), doc: doc, row: row, t: rowTime(row)})
 					rec.Run.Matches++
 				}
 			}
@@ -248,13 +251,22 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 		}
 	}
 	sort.SliceStable(fresh, func(i, j int) bool { return fresh[i].t > fresh[j].t })
-	for i, m := range fresh {
-		if r.MaxSignals > 0 && i >= r.MaxSignals {
+	if r.MaxSignals > 0 && len(fresh) > r.MaxSignals {
+		for _, m := range fresh[r.MaxSignals:] {
 			recs[m.rec].Run.Dropped++
 			res.Dropped++
-			continue
 		}
-		a, err := storeAlert(r, m, now)
+		fresh = fresh[:r.MaxSignals]
+	}
+	var evidence map[string]map[string]any
+	if s.Evidence && len(fresh) > 0 {
+		evidence, err = s.evidence(ctx, fresh, timeout, now)
+		if err != nil {
+			return res, err
+		}
+	}
+	for _, m := range fresh {
+		a, err := storeAlert(r, m, now, evidence[m.host])
 		if err != nil {
 			return res, err
 		}
@@ -273,7 +285,25 @@ type match struct {
 	host string
 	rec  int
 	doc  map[string]any
+	row  map[string]string
 	t    int64
+}
+
+// evidence gathers the guide's pivots for the hosts of the new alerts.
+func (s *Sweeper) evidence(ctx context.Context, fresh []match, timeout time.Duration, now time.Time) (map[string]map[string]any, error) {
+	byHost := map[string][]match{}
+	for _, m := range fresh {
+		byHost[m.host] = append(byHost[m.host], m)
+	}
+	ev := s.gatherEvidence(ctx, byHost, timeout)
+	for host := range byHost {
+		related, err := s.relatedAlerts(ctx, host, now)
+		if err != nil {
+			return nil, err
+		}
+		ev[host]["related_alerts"] = related
+	}
+	return ev, nil
 }
 
 // existing returns which of the matches' alert ids are already stored.
@@ -285,8 +315,9 @@ func (s *Sweeper) existing(ctx context.Context, r *rules.Rule, ms []match) (map[
 	return s.Store.AlertsExist(ctx, ids)
 }
 
-func storeAlert(r *rules.Rule, m match, now time.Time) (store.Alert, error) {
+func storeAlert(r *rules.Rule, m match, now time.Time, evidence map[string]any) (store.Alert, error) {
 	a := rules.BuildAlert(r, m.host, m.doc, now)
+	attachEvidence(a, evidence)
 	doc, err := json.Marshal(a)
 	if err != nil {
 		return store.Alert{}, fmt.Errorf("sweep: alert: %w", err)
