@@ -83,6 +83,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	go retain(ctx, store, logger)
+	defer startLive(ctx, store, id, logger)() // stops collection before the store closes
 	go func() {
 		<-ctx.Done()
 		srv.Shutdown(context.Background())
