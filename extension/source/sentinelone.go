@@ -89,3 +89,14 @@ func s1Integrity(l string) string {
 	}
 	return l
 }
+
+// msTime is a time in milliseconds since the epoch as unix seconds.
+func msTime(doc map[string]any, path string) (int64, bool) {
+	if ms, ok := integer(doc, path); ok {
+		return ms / 1000, true
+	}
+	if t, ok := timestamp(doc, path); ok {
+		return t, true
+	}
+	return 0, false
+}

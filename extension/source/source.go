@@ -37,6 +37,12 @@
 //     event.id nor _id is identified by the SHA-256 of its canonical JSON.
 //   - Endgame documents: "endgame", host, serial_event_id, unique_pid and
 //     timestamp; without serial_event_id, the canonical JSON.
+//   - CrowdStrike FDR: "fdr", aid, cid and the event's id.
+//   - Defender XDR: "m365", DeviceId, ReportId, ProcessId and the process
+//     creation time.
+//   - SentinelOne Cloud Funnel: "s1", agent.uuid and event.id.
+//
+// Where a record lacks its id, the canonical JSON identifies it.
 package source
 
 import (
