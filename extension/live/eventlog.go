@@ -3,6 +3,7 @@ package live
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -52,6 +53,15 @@ func (c *Collector) follow(ctx context.Context, src, channel, query string, ok f
 		return fmt.Errorf("read bookmark: %w", err)
 	}
 	sub, err := c.cfg.Log.Subscribe(channel, query, bm)
+	if errors.Is(err, ErrBadBookmark) {
+		// Start over from the oldest record: what is read again is already
+		// held (same eids), and nothing still in the log is missed.
+		c.cfg.Logf("%s: saved bookmark refused, reading %s from its oldest record: %v", src, channel, err)
+		if err := c.cfg.Store.Set(ctx, key, ""); err != nil {
+			return fmt.Errorf("clear bookmark: %w", err)
+		}
+		sub, err = c.cfg.Log.Subscribe(channel, query, "")
+	}
 	if err != nil {
 		return fmt.Errorf("subscribe to %s: %w", channel, err)
 	}

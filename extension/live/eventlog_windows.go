@@ -112,6 +112,9 @@ func (eventLog) Subscribe(channel, query, bookmark string) (Subscription, error)
 	}
 	h, _, err := procEvtCreateBm.Call(uintptr(unsafe.Pointer(bmXML)))
 	if h == 0 {
+		if bookmark != "" {
+			return nil, fmt.Errorf("EvtCreateBookmark: %w: %w", ErrBadBookmark, err)
+		}
 		return nil, fmt.Errorf("EvtCreateBookmark: %w", err)
 	}
 	s.bookmark = evtHandle(h)

@@ -64,7 +64,7 @@ func (f *fakeLog) Subscribe(channel, query, bookmark string) (Subscription, erro
 	if bookmark != "" {
 		n, err := strconv.Atoi(strings.TrimPrefix(bookmark, "rid:"))
 		if err != nil {
-			return nil, fmt.Errorf("bad bookmark %q", bookmark)
+			return nil, fmt.Errorf("%q: %w", bookmark, ErrBadBookmark)
 		}
 		pos = n
 	}

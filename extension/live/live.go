@@ -14,6 +14,7 @@ package live
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -44,9 +45,13 @@ type EventLog interface {
 	Audit() (Audit, error)
 	// Subscribe opens a pull subscription to the events of channel that
 	// match query (XPath), starting after bookmark (bookmark XML) when one
-	// is given and at the oldest record in the log otherwise.
+	// is given and at the oldest record in the log otherwise. A bookmark the
+	// Event Log cannot read gives an error wrapping ErrBadBookmark.
 	Subscribe(channel, query, bookmark string) (Subscription, error)
 }
+
+// ErrBadBookmark is a saved bookmark the Event Log refuses.
+var ErrBadBookmark = errors.New("bookmark not readable")
 
 // Audit is the part of the audit policy 4688 depends on.
 type Audit struct {

@@ -245,6 +245,28 @@ func TestEventLogRetriesWithoutLoss(t *testing.T) {
 	}
 }
 
+// A saved bookmark the Event Log refuses is dropped: the channel is read
+// again from its oldest record and the store keeps one copy of each event.
+func TestEventLogBadBookmark(t *testing.T) {
+	store := testStore(t)
+	log := newFakeLog()
+	for i := 1; i <= 3; i++ {
+		log.add(SysmonChannel, sysmonXML(i, cmdPath, scPath))
+	}
+	ctx := context.Background()
+	if err := store.Set(ctx, BookmarkKey(SysmonChannel), "<BookmarkList><Bookmark Channel="); err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector(t, log, nil, store, &sleeps{})
+	runUntilIdle(t, c, log, SysmonChannel)
+	if got := len(storeEvents(t, store)); got != 3 {
+		t.Errorf("events: got %d, want 3", got)
+	}
+	if bm, _ := store.Get(ctx, BookmarkKey(SysmonChannel)); bm != "rid:3" {
+		t.Errorf("bookmark: got %q, want rid:3", bm)
+	}
+}
+
 // Records the XML normalizer refuses are counted, not fatal.
 func TestEventLogBadRecords(t *testing.T) {
 	store := testStore(t)
