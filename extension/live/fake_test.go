@@ -45,6 +45,8 @@ func (f *fakeLog) add(channel string, xml ...string) {
 }
 
 func (f *fakeLog) Probe(channel string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if err, ok := f.probe[channel]; ok {
 		return err
 	}

@@ -118,8 +118,11 @@ type Config struct {
 	// and how long, a batch gathers before it is written.
 	BatchSize int
 	Wait      time.Duration
-	// Unavailable says why live collection is off on this OS; set by New
-	// elsewhere than on Windows.
+	// Recheck (default 10 minutes) is how often the Event Log is probed
+	// again for sources that appeared or went away.
+	Recheck time.Duration
+	// Unavailable says why live collection is off on this OS (Platform's
+	// third result).
 	Unavailable string
 }
 
@@ -149,6 +152,9 @@ func New(cfg Config) *Collector {
 	}
 	if cfg.Wait <= 0 {
 		cfg.Wait = 2 * time.Second
+	}
+	if cfg.Recheck <= 0 {
+		cfg.Recheck = 10 * time.Minute
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
@@ -184,23 +190,62 @@ func (c *Collector) set(source string, active bool, reason string) {
 	c.update(source, func(s *Status) { s.Active, s.Reason = active, reason })
 }
 
-// Run chooses the sources and collects until ctx ends. It returns nil
-// then, or an error when no source could run at all.
+// Run chooses the sources and collects until ctx ends; it returns nil
+// then. Every Recheck it probes the Event Log again, so that Sysmon
+// installed or 4688 auditing turned on later is picked up (and the ETW
+// session, if it ran, gives way). It returns errNoSource at once where the
+// OS has no live source at all.
 func (c *Collector) Run(ctx context.Context) error {
-	plan := c.choose()
-	var wg sync.WaitGroup
-	for _, p := range plan {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p(ctx)
-		}()
+	for {
+		plan := c.choose()
+		if c.cfg.Unavailable != "" {
+			return errNoSource
+		}
+		if len(plan) == 0 {
+			c.cfg.Logf("%v; checking again every %s", errNoSource, c.cfg.Recheck)
+		}
+		seen := c.eventLogSources()
+		runCtx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		for _, p := range plan {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p(runCtx)
+			}()
+		}
+		changed := c.waitForChange(ctx, seen)
+		cancel()
+		wg.Wait()
+		if !changed {
+			return nil
+		}
+		c.cfg.Logf("the Event Log's process start sources changed: choosing again")
 	}
-	if len(plan) == 0 {
-		return errNoSource
+}
+
+// eventLogSources says which Event Log sources are usable now. Only these
+// are probed again: probing ETW would start a second session beside the
+// running one.
+func (c *Collector) eventLogSources() [2]bool {
+	if c.cfg.Log == nil {
+		return [2]bool{}
 	}
-	wg.Wait()
-	return nil
+	_, sec := c.securityUsable()
+	return [2]bool{c.cfg.Log.Probe(SysmonChannel) == nil, sec}
+}
+
+// waitForChange returns true when the Event Log sources differ from seen,
+// false when ctx ends first.
+func (c *Collector) waitForChange(ctx context.Context, seen [2]bool) bool {
+	for {
+		if sleep(ctx, c.cfg.Recheck) != nil {
+			return false
+		}
+		if c.eventLogSources() != seen {
+			return true
+		}
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

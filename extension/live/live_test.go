@@ -267,6 +267,36 @@ func TestEventLogBadBookmark(t *testing.T) {
 	}
 }
 
+// Sysmon installed while the kernel session runs: the next check of the
+// Event Log starts the Sysmon subscription and ends the session.
+func TestSourcesChosenAgain(t *testing.T) {
+	store := testStore(t)
+	log := newFakeLog()
+	log.add(SecurityChannel)
+	trace := &fakeTrace{sent: make(chan struct{})}
+	c := newCollector(t, log, trace, store, &sleeps{})
+	c.cfg.Recheck = time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- c.Run(ctx) }()
+	<-trace.sent
+	if st := statusOf(t, c, SourceETW); !st.Active {
+		t.Fatalf("etw: got inactive (%s), want active before Sysmon exists", st.Reason)
+	}
+	log.add(SysmonChannel, sysmonXML(1, cmdPath, scPath))
+	<-log.idle
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if st := statusOf(t, c, SourceETW); st.Active || !strings.Contains(st.Reason, "not needed") {
+		t.Errorf("etw after Sysmon appeared: got active %v (%s), want inactive, not needed", st.Active, st.Reason)
+	}
+	if st := statusOf(t, c, SourceSysmon); !st.Active || st.Events != 1 {
+		t.Errorf("sysmon: got %+v, want active with 1 event", st)
+	}
+}
+
 // Records the XML normalizer refuses are counted, not fatal.
 func TestEventLogBadRecords(t *testing.T) {
 	store := testStore(t)
