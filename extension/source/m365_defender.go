@@ -13,8 +13,10 @@ import (
 // map as Elastic's m365_defender.event pipeline maps them: FolderPath →
 // executable, FileName → name, ProcessVersionInfo* → pe.* (the product
 // version becomes pe.file_version), Initiating* → parent, Account* → user.
-// DeviceProcessEvents has no process GUID and does not say the OS: those
-// stay empty.
+// DeviceProcessEvents has no process GUID, and says the OS only when a row
+// carries OSPlatform: otherwise both stay empty, as in Elastic's document
+// (so the rule's host.os.type == "windows" does not hold for such rows in
+// Elastic either).
 
 func init() {
 	register(&format{
@@ -39,10 +41,12 @@ func m365Event(doc map[string]any) (*events.Event, string) {
 	if props, ok := doc["properties"].(map[string]any); ok {
 		p = props
 	}
-	if c := str(doc, "category"); c != "" && !strings.EqualFold(c, "AdvancedHunting-DeviceProcessEvents") {
+	// As the pipeline decides: category process from the table name,
+	// type start from an ActionType containing ProcessCreated.
+	if c := str(doc, "category"); c != "" && !strings.Contains(strings.ToLower(c), "deviceprocessevents") {
 		return nil, reasonNotStart
 	}
-	if a := str(p, "ActionType"); a != "" && !strings.EqualFold(a, "ProcessCreated") {
+	if !strings.Contains(strings.ToLower(str(p, "ActionType")), "processcreated") {
 		return nil, reasonNotStart
 	}
 	if str(p, "FolderPath") == "" && str(p, "FileName") == "" {
@@ -69,6 +73,16 @@ func m365Event(doc map[string]any) (*events.Event, string) {
 	}
 	if ev.Name == "" {
 		ev.Name = winBase(ev.Path)
+	}
+	// Only a record that names its platform says the OS (DeviceProcessEvents
+	// rows usually do not).
+	switch plat := strings.ToLower(str(p, "OSPlatform")); {
+	case strings.Contains(plat, "windows"):
+		ev.OSType = "windows"
+	case strings.Contains(plat, "linux"):
+		ev.OSType = "linux"
+	case strings.Contains(plat, "macos"):
+		ev.OSType = "macos"
 	}
 	if ev.ParentName == "" {
 		ev.ParentName = winBase(ev.ParentPath)

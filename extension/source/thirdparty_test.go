@@ -197,3 +197,35 @@ func TestFDRPeVersionJoin(t *testing.T) {
 		}
 	}
 }
+
+// Defender XDR rows: process starts and the OS as Elastic's pipeline
+// decides them.
+func TestM365StartAndOS(t *testing.T) {
+	tests := []struct {
+		name     string
+		change   func(p map[string]any, doc map[string]any)
+		wantOS   string
+		wantSkip string
+	}{
+		{"no OSPlatform: OS unknown", func(p, d map[string]any) {}, "", ""},
+		{"OSPlatform Windows10", func(p, d map[string]any) { p["OSPlatform"] = "Windows10" }, "windows", ""},
+		{"another ActionType", func(p, d map[string]any) { p["ActionType"] = "OpenProcess" }, "", reasonNotStart},
+		{"another table", func(p, d map[string]any) { d["category"] = "AdvancedHunting-DeviceFileEvents" }, "", reasonNotStart},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := m365Record(1, "cmd.exe")
+			tc.change(doc["properties"].(map[string]any), doc)
+			evs, sum := collect(t, strings.NewReader(line(t, doc)), kindM365)
+			if tc.wantSkip != "" {
+				if len(evs) != 0 || sum.Skipped[tc.wantSkip] != 1 {
+					t.Errorf("got %d events %+v, want none and one %q", len(evs), sum, tc.wantSkip)
+				}
+				return
+			}
+			if len(evs) != 1 || evs[0].OSType != tc.wantOS {
+				t.Fatalf("got %d events %+v, want one with os_type %q", len(evs), sum, tc.wantOS)
+			}
+		})
+	}
+}
