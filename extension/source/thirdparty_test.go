@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf16"
 )
 
 // Records of the third-party formats, built as the real ones are shaped.
@@ -116,6 +117,26 @@ func TestThirdPartyBadInput(t *testing.T) {
 				}
 			})
 		}
+		t.Run(f.name+"/invalid UTF-16", func(t *testing.T) {
+			// UTF-16LE with a byte order mark, as PowerShell writes files;
+			// the second record holds a lone surrogate.
+			var u []uint16
+			u = append(u, 0xfeff)
+			u = append(u, utf16.Encode([]rune(good(1)))...)
+			bad := utf16.Encode([]rune(good(2)))
+			i := strings.Index(good(2), "echo 2") + len("echo ")
+			bad[i] = 0xd800
+			u = append(u, bad...)
+			u = append(u, utf16.Encode([]rune(good(3)))...)
+			b := make([]byte, 0, 2*len(u))
+			for _, c := range u {
+				b = append(b, byte(c), byte(c>>8))
+			}
+			evs, sum := collect(t, bytes.NewReader(b), f.name)
+			if len(evs) != 2 || evs[0].PID != 1 || evs[1].PID != 3 || sum.Skipped[reasonInvalidUTF8] != 1 {
+				t.Errorf("got %d events %+v, want pids 1 and 3 and one %q", len(evs), sum, reasonInvalidUTF8)
+			}
+		})
 		t.Run(f.name+"/truncated last record", func(t *testing.T) {
 			in := good(1) + strings.TrimSuffix(good(2), "}\n")
 			evs, sum := collect(t, strings.NewReader(in), f.name)
