@@ -28,7 +28,7 @@ func runImport(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 		fmt.Fprintln(stderr, "formats:")
 		for _, f := range source.Formats() {
-			fmt.Fprintf(stderr, "  %-12s %s\n", f, source.FormatHelp(f))
+			fmt.Fprintf(stderr, "  %-26s %s\n", f, source.FormatHelp(f))
 		}
 	}
 	if code, ok := parse(fs, args, stderr); !ok {

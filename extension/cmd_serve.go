@@ -77,6 +77,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go retain(ctx, store, logger)
+	defer startLive(ctx, store, id, logger)() // stops collection before the store closes
 
 	var runner agent.Runner
 	if *standalone {

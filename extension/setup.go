@@ -69,7 +69,7 @@ func allTables(cfg config.Config, store *events.Store, id *peIdentity) ([]tables
 	if id != nil {
 		sc.Identify = id.scIdentify
 	}
-	ts := []tables.Table{tables.ProcessLineageEvents(store, cfg.MaxRows)}
+	ts := []tables.Table{tables.ProcessLineageEvents(store, cfg.MaxRows), tables.Status(store, collectorStatus)}
 	return append(ts, tables.ScreenConnect(sc, firstSeen)...), nil
 }
 

@@ -15,7 +15,8 @@ func (s *Store) ByEntityID(ctx context.Context, id string) (*Event, error) {
 	if id == "" {
 		return nil, nil
 	}
-	return s.one(ctx, "SELECT row FROM events WHERE entity_id = ? ORDER BY time DESC, seq DESC LIMIT 1", id)
+	// entity_id <> '' lets SQLite use the partial index on entity ids.
+	return s.one(ctx, "SELECT row FROM events WHERE entity_id = ? AND entity_id <> '' ORDER BY time DESC, seq DESC LIMIT 1", id)
 }
 
 // LatestStart returns the most recent start of pid at or before notAfter

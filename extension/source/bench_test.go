@@ -3,6 +3,7 @@ package source
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -60,4 +61,41 @@ func BenchmarkSysmonEVTX(b *testing.B) {
 		in = append(in, good[evtxFileHeaderBytes:]...)
 	}
 	benchRead(b, in, "sysmon-evtx", 64)
+}
+
+// jsonLines is n records of one third-party format, one a line.
+func jsonLines(b *testing.B, n int, rec func(int, string) map[string]any) []byte {
+	b.Helper()
+	var buf bytes.Buffer
+	for i := 0; i < n; i++ {
+		d, err := json.Marshal(rec(i, fmt.Sprintf(`"C:\Windows\system32\cmd.exe" /c echo %d > C:\Windows\Temp\out.txt`, i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf.Write(d)
+		buf.WriteByte('\n')
+	}
+	return buf.Bytes()
+}
+
+// BenchmarkCrowdStrikeFDR includes the PeVersionInfo join: one version
+// record per ten process starts.
+func BenchmarkCrowdStrikeFDR(b *testing.B) {
+	const n = 1000
+	in := jsonLines(b, n, fdrRecord)
+	var pv bytes.Buffer
+	for i := 0; i < n/10; i++ {
+		fmt.Fprintf(&pv, `{"event_simpleName":"PeVersionInfo","aid":"aid1","cid":"cid1","SHA256HashData":"%064x","OriginalFilename":"Cmd.Exe"}`+"\n", i)
+	}
+	benchRead(b, append(in, pv.Bytes()...), kindFDR, n)
+}
+
+func BenchmarkM365Defender(b *testing.B) {
+	const n = 1000
+	benchRead(b, jsonLines(b, n, m365Record), kindM365, n)
+}
+
+func BenchmarkSentinelOne(b *testing.B) {
+	const n = 1000
+	benchRead(b, jsonLines(b, n, s1Record), kindS1, n)
 }

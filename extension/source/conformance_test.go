@@ -30,6 +30,16 @@ var knownDifferences = map[string]string{
 	"process.entity_id":        "Sysmon process GUIDs are written {UPPER-CASE} whatever the rendering, so XML, EVTX and JSON renderings agree",
 	"process.parent.entity_id": "as process.entity_id",
 	"@timestamp":               "the time column is in whole seconds: compared at second precision",
+	"host.id":                  "not a column: a row is from the osquery host that holds it, whose identity the sweeper adds",
+}
+
+// ruleFields are the fields the ScreenConnect rule and its investigation
+// guide use: each is checked by name on every conformance record, and
+// reported equal, differing or absent on both sides.
+var ruleFields = []string{
+	"process.name", "process.executable", "process.command_line", "process.pe.original_file_name",
+	"process.parent.name", "process.parent.executable", "process.parent.command_line",
+	"process.hash.sha256", "user.id", "host.id", "event.type",
 }
 
 // flatten turns a nested document into dotted field → value.
@@ -94,6 +104,24 @@ func compareECS(t *testing.T, ev *events.Event, want map[string]any) {
 			t.Logf("known difference %s: ours %v, Elastic %v (%s)", f, o, w, knownDifferences[f])
 		default:
 			t.Errorf("field %s: got %v, want %v", f, o, w)
+		}
+	}
+	// The rule's fields, by name, whether or not the table carries them.
+	for _, f := range ruleFields {
+		o, have := ours[f]
+		w := theirs[f]
+		if s, ok := w.(string); ok && s == "" {
+			w = nil
+		}
+		switch {
+		case w == nil && !have:
+			t.Logf("rule field %s: absent in both", f)
+		case have && w != nil && sameValue(f, o, w):
+			t.Logf("rule field %s: equal", f)
+		case knownDifferences[f] != "":
+			t.Logf("rule field %s: differs, deliberately: ours %v, Elastic %v (%s)", f, o, w, knownDifferences[f])
+		default:
+			t.Errorf("rule field %s: got %v, want %v", f, o, w)
 		}
 	}
 	var extra []string
@@ -313,20 +341,41 @@ func TestConformanceSecurity4688(t *testing.T) {
 	}
 }
 
-// Sources whose format is not imported yet are listed, so their absence is
-// visible in the test log rather than silent.
-func TestConformanceNotYetSupported(t *testing.T) {
-	for _, rel := range []string{
-		"telemetry/crowdstrike_fdr/test-windows.EXCERPT-ProcessRollup2.log",
-		"telemetry/m365_defender/test-device.EXCERPT-DeviceProcessEvents.log",
-		"telemetry/sentinel_one_cloud_funnel/test-process.log",
+// The third-party sources: each input must import entirely, and the
+// fields of Elastic's document must equal ours.
+func TestConformanceThirdParty(t *testing.T) {
+	for _, tc := range []struct {
+		dir, in, expected, source string
+		wantEvents                int
+	}{
+		{"crowdstrike_fdr", "test-windows.EXCERPT-ProcessRollup2.log", "test-windows.log-expected.EXCERPT-ProcessRollup2.json", "crowdstrike", 1},
+		{"m365_defender", "test-device.EXCERPT-DeviceProcessEvents.log", "test-device.log-expected.EXCERPT-DeviceProcessEvents.json", "m365_defender", 1},
+		{"sentinel_one_cloud_funnel", "test-process.log", "test-process.log-expected.json", "sentinel_one", 1},
 	} {
-		t.Run(filepath.Base(filepath.Dir(rel)), func(t *testing.T) {
-			path := peers.Path(t, rel)
-			var n int
-			sum, err := ReadFile(context.Background(), path, "auto", func(*events.Event) error { n++; return nil })
-			// Whatever they hold, they must not break the import.
-			t.Logf("%s: err=%v records=%d emitted=%d skipped=%v", rel, err, sum.Records, n, sum.Skipped)
+		t.Run(tc.dir, func(t *testing.T) {
+			in := peers.Path(t, "telemetry/"+tc.dir+"/"+tc.in)
+			evs, sum := importFile(t, in, "auto")
+			if len(evs) != tc.wantEvents {
+				t.Fatalf("events: got %d (%+v), want %d", len(evs), sum, tc.wantEvents)
+			}
+			want := readJSONFile(t, filepath.Join(filepath.Dir(in), tc.expected)).(map[string]any)["expected"].([]any)
+			// Expected documents of other event kinds (PeVersionInfo) are
+			// not process starts.
+			var starts []map[string]any
+			for _, w := range want {
+				if d := w.(map[string]any); hasValue(d, "event.type", "start") {
+					starts = append(starts, d)
+				}
+			}
+			if len(starts) != len(evs) {
+				t.Fatalf("process starts: Elastic %d, ours %d", len(starts), len(evs))
+			}
+			for i, ev := range evs {
+				if ev.Source != tc.source {
+					t.Errorf("source: got %q, want %q", ev.Source, tc.source)
+				}
+				compareECS(t, ev, starts[i])
+			}
 		})
 	}
 }

@@ -92,3 +92,18 @@ func FuzzEVTX(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "sysmon-evtx") })
 }
+
+func FuzzCrowdStrikeFDR(f *testing.F) {
+	addFixtures(f, kindFDR)
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, kindFDR) })
+}
+
+func FuzzM365Defender(f *testing.F) {
+	addFixtures(f, kindM365)
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, kindM365) })
+}
+
+func FuzzSentinelOne(f *testing.F) {
+	addFixtures(f, kindS1)
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, kindS1) })
+}

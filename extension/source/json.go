@@ -27,6 +27,17 @@ func init() {
 
 // readJSON splits the stream into documents and maps each one by its shape.
 func readJSON(ctx context.Context, r io.Reader, s *sink) error {
+	return readJSONKind(ctx, r, s, "")
+}
+
+// readJSONOnly is the reader of a format whose documents are JSON of one
+// shape (see jsonKind): documents of another shape are skipped.
+func readJSONOnly(kind string) func(context.Context, io.Reader, *sink) error {
+	return func(ctx context.Context, r io.Reader, s *sink) error { return readJSONKind(ctx, r, s, kind) }
+}
+
+func readJSONKind(ctx context.Context, r io.Reader, s *sink, only string) error {
+	s.onlyKind = only
 	sp := &jsonSplitter{r: bufio.NewReaderSize(r, 64<<10)}
 	for {
 		if err := s.done(); err != nil {
@@ -35,7 +46,8 @@ func readJSON(ctx context.Context, r io.Reader, s *sink) error {
 		rec, bad, err := sp.next()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				return nil
+				// Process starts held back for a later PeVersionInfo.
+				return s.fdr.flush(s)
 			}
 			return err
 		}
@@ -91,12 +103,47 @@ func jsonRecord(rec []byte, s *sink) error {
 	return jsonDoc(doc, s)
 }
 
-// jsonDoc maps one document by its shape: an EVTX dump, winlogbeat's raw
+// JSON document shapes that have a format of their own; everything else
+// is "ecs".
+const (
+	kindFDR        = "crowdstrike-fdr"
+	kindM365       = "m365-defender"
+	kindS1         = "sentinelone-cloud-funnel"
+	kindECS        = "ecs"
+	reasonWrongFmt = "not a record of the chosen format"
+)
+
+// jsonKind names the format a document belongs to by its fields.
+func jsonKind(doc map[string]any) string {
+	switch {
+	case isFDR(doc):
+		return kindFDR
+	case isM365(doc):
+		return kindM365
+	case isS1(doc):
+		return kindS1
+	}
+	return kindECS
+}
+
+// jsonDoc maps one document by its shape: a CrowdStrike FDR, Defender XDR
+// or SentinelOne Cloud Funnel record, an EVTX dump, winlogbeat's raw
 // Windows record, an Endgame event or an ECS document.
 func jsonDoc(doc map[string]any, s *sink) error {
+	kind := jsonKind(doc)
+	if s.onlyKind != "" && kind != s.onlyKind {
+		s.skip(reasonWrongFmt + " (" + s.onlyKind + ")")
+		return nil
+	}
 	var ev *events.Event
 	var reason string
 	switch {
+	case kind == kindFDR:
+		return fdrDoc(doc, s)
+	case kind == kindM365:
+		ev, reason = m365Event(doc)
+	case kind == kindS1:
+		ev, reason = s1Event(doc)
 	case isEVTXDump(doc):
 		ev, reason = evtxDumpEvent(doc)
 	case isWinlogRaw(doc):

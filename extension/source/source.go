@@ -8,7 +8,11 @@
 // Summary under a reason and the rest of the input is read.
 //
 // Formats: "ecs" (JSON: NDJSON, arrays or single documents from Elastic
-// Defend, winlogbeat, Endgame, and EVTX dumps), "sysmon-xml" (Event XML as
+// Defend, winlogbeat, Endgame, and EVTX dumps; it also recognizes the
+// three formats below by their fields), "crowdstrike-fdr" (Falcon Data
+// Replicator ProcessRollup2 joined with PeVersionInfo), "m365-defender"
+// (Defender XDR DeviceProcessEvents), "sentinelone-cloud-funnel"
+// (PROCESSCREATION), "sysmon-xml" (Event XML as
 // wevtutil and Get-WinEvent write it, UTF-8 or UTF-16) and "sysmon-evtx"
 // (.evtx files, parsed in a child process bounded in memory and time; see
 // evtx_isolate.go). "auto" picks one from the first bytes.
@@ -33,6 +37,12 @@
 //     event.id nor _id is identified by the SHA-256 of its canonical JSON.
 //   - Endgame documents: "endgame", host, serial_event_id, unique_pid and
 //     timestamp; without serial_event_id, the canonical JSON.
+//   - CrowdStrike FDR: "fdr", aid, cid and the event's id.
+//   - Defender XDR: "m365", DeviceId, ReportId, ProcessId and the process
+//     creation time.
+//   - SentinelOne Cloud Funnel: "s1", agent.uuid and event.id.
+//
+// Where a record lacks its id, the canonical JSON identifies it.
 package source
 
 import (
@@ -233,6 +243,10 @@ type sink struct {
 	sum  Summary
 	// stop is set once emit failed; readers stop at the next record.
 	stop error
+	// onlyKind restricts a JSON reader to one document shape (jsonKind).
+	onlyKind string
+	// fdr joins CrowdStrike process starts with their PeVersionInfo.
+	fdr fdrJoin
 }
 
 // skip records one record that was not imported.

@@ -314,7 +314,7 @@ func TestJSONStreams(t *testing.T) {
 }
 
 func TestFormats(t *testing.T) {
-	want := []string{"auto", "ecs", "sysmon-evtx", "sysmon-xml"}
+	want := []string{"auto", "crowdstrike-fdr", "ecs", "m365-defender", "sentinelone-cloud-funnel", "sysmon-evtx", "sysmon-xml"}
 	if got := Formats(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Formats: got %v, want %v", got, want)
 	}
