@@ -54,7 +54,7 @@ type Query struct {
 	category string
 	cond     node // the condition including the category test
 	pipes    []pipe
-	pred     predFn
+	pred     predFn[map[string]any]
 	ts, tb   *resolver
 }
 
@@ -70,7 +70,7 @@ func Compile(src string, opts Options) (*Query, error) {
 		cat := cmpNode{op: "==", l: &fieldRef{segs: splitField(opts.CategoryField)}, r: strLit{p.category}}
 		cond = andNode{cat, cond}
 	}
-	pred, err := compilePred(cond)
+	pred, err := docs.pred(cond)
 	if err != nil {
 		return nil, err
 	}
