@@ -15,13 +15,21 @@ type (
 // JSON documents, or table rows read column by column. Only field access
 // differs between the two.
 type compiler[E any] struct {
-	// field returns the reader of a dotted field: its raw JSON value, nil
-	// when missing.
-	field func(segs []string) func(E) any
+	// field returns the reader of a dotted field; null when missing.
+	field func(segs []string) func(E) value
 }
 
 // docs compiles for decoded JSON documents.
-var docs = &compiler[map[string]any]{field: func(segs []string) func(map[string]any) any { return newResolver(segs).get }}
+var docs = &compiler[map[string]any]{field: func(segs []string) func(map[string]any) value {
+	r := newResolver(segs)
+	return func(ev map[string]any) value {
+		x := r.get(ev)
+		if s, ok := x.(string); ok {
+			return value{k: vStr, s: s}
+		}
+		return valueOf(x)
+	}
+}}
 
 // pred turns a condition into a closure tree. Common shapes (a field
 // against constants) get closures that read the raw JSON value directly and
@@ -157,21 +165,21 @@ func (c *compiler[E]) cmp(x cmpNode) (predFn[E], error) {
 
 // fieldCmp compares a field with a constant; a string equality is the
 // hot case and is done on the raw value.
-func fieldCmp[E any](get func(E) any, op string, lit value) predFn[E] {
+func fieldCmp[E any](get func(E) value, op string, lit value) predFn[E] {
 	if lit.k == vStr && op == "==" {
 		s := lit.s
 		return func(ev E) tv {
-			switch v := get(ev).(type) {
-			case string:
-				return tvOf(v == s)
-			case nil:
+			switch v := get(ev); v.k {
+			case vStr:
+				return tvOf(v.s == s)
+			case vNull:
 				return tNull
 			default:
-				return compareValues(op, valueOf(v), lit)
+				return compareValues(op, v, lit)
 			}
 		}
 	}
-	return func(ev E) tv { return compareValues(op, valueOf(get(ev)), lit) }
+	return func(ev E) tv { return compareValues(op, get(ev), lit) }
 }
 
 func (c *compiler[E]) in(x inNode) (predFn[E], error) {
@@ -225,15 +233,16 @@ func (c *compiler[E]) in(x inNode) (predFn[E], error) {
 	if f, ok := x.x.(*fieldRef); ok && onlyStr {
 		get := c.field(f.segs)
 		return func(ev E) tv {
-			if s, ok := get(ev).(string); ok {
+			v := get(ev)
+			if v.k == vStr {
 				for _, w := range strs {
-					if s == w {
+					if v.s == w {
 						return res(tTrue)
 					}
 				}
 				return res(tFalse)
 			}
-			return res(inValues(valueOf(get(ev)), lits, false))
+			return res(inValues(v, lits, false))
 		}, nil
 	}
 	return func(ev E) tv {
@@ -325,13 +334,13 @@ func (c *compiler[E]) match(x matchNode) (predFn[E], error) {
 	if f, ok := x.x.(*fieldRef); ok {
 		get := c.field(f.segs)
 		return func(ev E) tv {
-			switch v := get(ev).(type) {
-			case string:
-				return tvOf(m(v))
-			case nil:
+			switch v := get(ev); v.k {
+			case vStr:
+				return tvOf(m(v.s))
+			case vNull:
 				return tNull
 			default:
-				return matchValue(m, valueOf(v))
+				return matchValue(m, v)
 			}
 		}, nil
 	}
@@ -370,7 +379,7 @@ func (c *compiler[E]) value(n node) (evalFn[E], error) {
 		return func(E) value { return v }, nil
 	case *fieldRef:
 		get := c.field(x.segs)
-		return func(ev E) value { return valueOf(get(ev)) }, nil
+		return get, nil
 	case negNode:
 		e, err := c.value(x.x)
 		if err != nil {
