@@ -230,3 +230,73 @@ func TestRowQueryMatchAllocatesNothing(t *testing.T) {
 		t.Errorf("got %v allocations per match, want 0", n)
 	}
 }
+
+// TestAnchoredWildcardSetAgrees checks the one-pass anchor filter of long
+// `:` lists against trying each pattern on its own.
+func TestAnchoredWildcardSetAgrees(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	for range 3000 {
+		n := minAnchored + r.IntN(8)
+		ws := make([]*wildcard, n)
+		pats := make([]string, n)
+		for i := range ws {
+			pats[i] = randPattern(r)
+			if r.IntN(3) == 0 {
+				pats[i] = "*" + pats[i] + "*" + randPattern(r)
+			}
+			ws[i] = newWildcard(pats[i], true)
+		}
+		set := newWildcardSet(ws)
+		if set.pre == nil {
+			t.Fatalf("got no anchor filter for %q, want one", pats)
+		}
+		for range 20 {
+			var b strings.Builder
+			words := 1 + r.IntN(4)
+			if r.IntN(4) == 0 {
+				words = 20 + r.IntN(40) // past the filter's list of hits
+			}
+			for range words {
+				b.WriteString(stringPool[r.IntN(len(stringPool))])
+				if r.IntN(2) == 0 {
+					b.WriteString(" ")
+				}
+			}
+			s := b.String()
+			want := false
+			for _, w := range ws {
+				want = want || w.match(s)
+			}
+			if got := set.match(s); got != want {
+				t.Fatalf("%q : %q: got %v, want %v", s, pats, got, want)
+			}
+		}
+	}
+}
+
+// TestAnchoredWildcardSetManyHits covers inputs where byte pairs that start
+// anchors occur more often than the filter keeps positions for.
+func TestAnchoredWildcardSetManyHits(t *testing.T) {
+	pats := []string{"*ZQ*", "*xyz*", "*vw*", "*uu*"}
+	ws := make([]*wildcard, len(pats))
+	for i, p := range pats {
+		ws[i] = newWildcard(p, true)
+	}
+	set := newWildcardSet(ws)
+	tests := []struct {
+		s    string
+		want bool
+	}{
+		{"zq" + strings.Repeat("xy", 31) + "....", true},
+		{"zq" + strings.Repeat("xy", 30) + "....", true},
+		{"zq" + strings.Repeat("xy", 32) + "....", true},
+		{strings.Repeat("xy", 40) + "zq", true},
+		{strings.Repeat("xy", 40) + "q", false},
+		{strings.Repeat("XY", 40) + "xYz", true},
+	}
+	for _, tc := range tests {
+		if got := set.match(tc.s); got != tc.want {
+			t.Errorf("%q: got %v, want %v", tc.s, got, tc.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package eql
 
 import (
+	"math/bits"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -219,15 +220,137 @@ type wildcardSet struct {
 	ws    []*wildcard
 	fold  bool
 	exact bool // no pattern has a wildcard
+	// pre is set for longer lists of folded patterns; see anchorFilter.
+	pre *anchorFilter
 }
 
 func newWildcardSet(ws []*wildcard) *wildcardSet {
 	set := &wildcardSet{ws: ws, exact: true}
+	allFold := true
 	for _, w := range ws {
 		set.fold = set.fold || w.fold
 		set.exact = set.exact && w.exact
+		allFold = allFold && w.fold
+	}
+	if allFold && !set.exact && len(ws) >= minAnchored && len(ws) <= 64 {
+		set.pre = newAnchorFilter(ws)
 	}
 	return set
+}
+
+// minAnchored is the list length from which one scan for every pattern's
+// anchor beats trying the patterns one after another.
+const minAnchored = 4
+
+// anchorFilter finds, in one pass over the input, which patterns of a list
+// can match at all. Each pattern's anchor is its longest run of literal
+// bytes (no `*`, no `?`): every match contains it, so a pattern whose
+// anchor is absent is skipped, and the rest are matched in full. Anchors
+// are found by their first two bytes, looked up in a bitmap of byte pairs.
+type anchorFilter struct {
+	pairs   [1024]uint64 // bit p set: some anchor starts with the pair p
+	byFirst [256][]anchor
+	always  uint64 // patterns with no anchor of two bytes or more
+}
+
+type anchor struct {
+	lit string
+	pat uint
+}
+
+func newAnchorFilter(ws []*wildcard) *anchorFilter {
+	f := &anchorFilter{}
+	for i, w := range ws {
+		best := ""
+		for _, part := range w.parts {
+			for _, lit := range strings.Split(part, "?") {
+				if len(lit) > len(best) {
+					best = lit
+				}
+			}
+		}
+		if len(best) < 2 {
+			f.always |= 1 << uint(i)
+			continue
+		}
+		p := uint16(best[0])<<8 | uint16(best[1])
+		f.pairs[p>>6] |= 1 << (p & 63)
+		f.byFirst[best[0]] = append(f.byFirst[best[0]], anchor{lit: best, pat: uint(i)})
+	}
+	return f
+}
+
+// lowerASCII maps each byte to its ASCII lower case.
+var lowerASCII = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if 'A' <= i && i <= 'Z' {
+			t[i] += 'a' - 'A'
+		}
+	}
+	return t
+}()
+
+// scan lower-cases s into buf and, in the same pass, finds the patterns
+// whose anchor it contains. ok is false for non-ASCII input, which the
+// patterns' rune path handles.
+func (f *anchorFilter) scan(s string, buf *[512]byte) (ls string, cand uint64, ok bool) {
+	if len(s) == 0 || len(s) > len(buf) {
+		return "", 0, false
+	}
+	// where a pair some anchor starts with begins; written without a
+	// branch, as hits come in no pattern a predictor could learn
+	var at [32]uint16
+	n := 0
+	c := s[0]
+	if c >= utf8.RuneSelf {
+		return "", 0, false
+	}
+	prev := uint16(lowerASCII[c])
+	buf[0] = byte(prev)
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return "", 0, false
+		}
+		c = lowerASCII[c]
+		buf[i] = c
+		p := prev<<8 | uint16(c)
+		at[n&(len(at)-1)] = uint16(i - 1)
+		n += int(f.pairs[p>>6] >> (p & 63) & 1)
+		prev = uint16(c)
+	}
+	ls = unsafe.String(&buf[0], len(s))
+	if n >= len(at) {
+		return ls, f.candidates(ls), true
+	}
+	cand = f.always
+	for _, i := range at[:n] {
+		for _, a := range f.byFirst[ls[i]] {
+			if cand&(1<<a.pat) == 0 && strings.HasPrefix(ls[i:], a.lit) {
+				cand |= 1 << a.pat
+			}
+		}
+	}
+	return ls, cand, true
+}
+
+// candidates returns the set of patterns whose anchor s contains; s is
+// folded the way the patterns are.
+func (f *anchorFilter) candidates(s string) uint64 {
+	cand := f.always
+	for i := 0; i+1 < len(s); i++ {
+		p := uint16(s[i])<<8 | uint16(s[i+1])
+		if f.pairs[p>>6]&(1<<(p&63)) == 0 {
+			continue
+		}
+		for _, a := range f.byFirst[s[i]] {
+			if cand&(1<<a.pat) == 0 && strings.HasPrefix(s[i:], a.lit) {
+				cand |= 1 << a.pat
+			}
+		}
+	}
+	return cand
 }
 
 func (set *wildcardSet) match(s string) bool {
@@ -244,6 +367,17 @@ func (set *wildcardSet) match(s string) bool {
 			}
 		}
 		if isASCII(s) {
+			return false
+		}
+	}
+	if set.pre != nil && len(s) <= 512 {
+		var buf [512]byte
+		if ls, cand, ok := set.pre.scan(s, &buf); ok {
+			for ; cand != 0; cand &= cand - 1 {
+				if ws[bits.TrailingZeros64(cand)].matchLower(ls) {
+					return true
+				}
+			}
 			return false
 		}
 	}
