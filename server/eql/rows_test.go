@@ -300,3 +300,36 @@ func TestAnchoredWildcardSetManyHits(t *testing.T) {
 		}
 	}
 }
+
+// TestExactFoldSetAgrees checks `:` lists without wildcards, which reject
+// most values by length, against lower-casing both sides rune by rune.
+func TestExactFoldSetAgrees(t *testing.T) {
+	pool := append([]string{"\u212a", "\u0130", "ǅ", "ǆ", "Ω", "ω", "\u2126", "ſ", "s", "\u212aİ", "kİ", "ki", "KI"}, stringPool...)
+	r := rand.New(rand.NewPCG(9, 9))
+	word := func() string {
+		var b strings.Builder
+		for range 1 + r.IntN(3) {
+			b.WriteString(pool[r.IntN(len(pool))])
+		}
+		return b.String()
+	}
+	for range 3000 {
+		pats := make([]string, 1+r.IntN(4))
+		ws := make([]*wildcard, len(pats))
+		for i := range pats {
+			pats[i] = strings.NewReplacer("*", "", "?", "").Replace(word())
+			ws[i] = newWildcard(pats[i], true)
+		}
+		set := newWildcardSet(ws)
+		for range 20 {
+			s := word()
+			want := false
+			for _, p := range pats {
+				want = want || foldString(s) == foldString(p)
+			}
+			if got := set.match(s); got != want {
+				t.Fatalf("%q : %q: got %v, want %v", s, pats, got, want)
+			}
+		}
+	}
+}

@@ -23,6 +23,9 @@ type wildcard struct {
 	// need is the set of bytes the pattern's literal parts contain: an input
 	// lacking one of them cannot match.
 	need byteSet
+	// minLen and maxLen bound the byte length of an input that folds to an
+	// exact, folded pattern: a value outside them is rejected unread.
+	minLen, maxLen int
 }
 
 // byteSet is a set of byte values.
@@ -40,6 +43,16 @@ func newWildcard(pattern string, fold bool) *wildcard {
 	w := &wildcard{fold: fold, parts: strings.Split(pattern, "*")}
 	w.star = len(w.parts) > 1
 	w.exact = !w.star && !strings.ContainsRune(pattern, '?')
+	if w.exact && fold {
+		w.minLen = utf8.RuneCountInString(pattern)
+		if isASCII(pattern) {
+			for i := 0; i < len(pattern); i++ {
+				w.maxLen += foldWidth[pattern[i]]
+			}
+		} else {
+			w.maxLen = utf8.UTFMax * w.minLen
+		}
+	}
 	for i := 0; i < len(pattern); i++ {
 		if c := pattern[i]; c != '*' && c != '?' {
 			w.need.add(c)
@@ -51,6 +64,23 @@ func newWildcard(pattern string, fold bool) *wildcard {
 	}
 	return w
 }
+
+// foldWidth[c] is the length of the longest UTF-8 encoding of a rune that
+// lower-cases to the ASCII byte c: 3 for 'k' (KELVIN SIGN), 2 for 'i'
+// (LATIN CAPITAL LETTER I WITH DOT ABOVE), 1 for most.
+var foldWidth = func() (w [utf8.RuneSelf]int) {
+	for i := range w {
+		w[i] = 1
+	}
+	for _, cr := range unicode.CaseRanges {
+		for r := rune(max(cr.Lo, utf8.RuneSelf)); r <= rune(cr.Hi); r++ {
+			if l := unicode.ToLower(r); l < utf8.RuneSelf {
+				w[l] = max(w[l], utf8.RuneLen(r))
+			}
+		}
+	}
+	return w
+}()
 
 // foldString lower-cases rune by rune, so the rune count never changes and
 // `?` still stands for one character.
@@ -370,12 +400,16 @@ func (set *wildcardSet) match(s string) bool {
 	if set.fold && set.exact {
 		// The common rule shape, `name : ("a.exe", "b.exe")`: a length
 		// check rejects most values before a byte is compared.
+		possible := false
 		for _, w := range ws {
 			if equalFoldASCII(s, w.parts[0]) {
 				return true
 			}
+			possible = possible || (w.minLen <= len(s) && len(s) <= w.maxLen)
 		}
-		if isASCII(s) {
+		// Only non-ASCII input of another length can still fold to a
+		// pattern; the length alone rules most values out unread.
+		if !possible || isASCII(s) {
 			return false
 		}
 	}
