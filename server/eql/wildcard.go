@@ -2,6 +2,7 @@ package eql
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"strings"
 	"unicode"
@@ -312,8 +313,13 @@ func newAnchorFilter(ws []*wildcard) *anchorFilter {
 			f.always |= 1 << uint(i)
 			continue
 		}
-		p := uint16(best[0])<<8 | uint16(best[1])
-		f.pairs[p>>6] |= 1 << (p & 63)
+		// every ASCII case of the pair, as the input is scanned unfolded
+		for _, c0 := range asciiCases(best[0]) {
+			for _, c1 := range asciiCases(best[1]) {
+				p := uint16(c0)<<8 | uint16(c1)
+				f.pairs[p>>6] |= 1 << (p & 63)
+			}
+		}
 		f.byFirst[best[0]] = append(f.byFirst[best[0]], anchor{lit: best, pat: uint(i)})
 	}
 	return f
@@ -330,66 +336,47 @@ var lowerASCII = func() (t [256]byte) {
 	return t
 }()
 
-// scan lower-cases s into buf and, in the same pass, finds the patterns
-// whose anchor it contains. ok is false for non-ASCII input, which the
-// patterns' rune path handles.
-func (f *anchorFilter) scan(s string, buf *[512]byte) (ls string, cand uint64, ok bool) {
-	if len(s) == 0 || len(s) > len(buf) {
-		return "", 0, false
+// scan returns the patterns whose anchor s contains, ignoring ASCII case,
+// in one pass that neither copies nor branches on the bytes; ok is false
+// for non-ASCII input, which the patterns' rune path handles. Past 32
+// positions where an anchor may start, every pattern is a candidate.
+func (f *anchorFilter) scan(s string, all uint64) (cand uint64, ok bool) {
+	if len(s) == 0 || len(s) > math.MaxUint16 {
+		return 0, false
 	}
-	// where a pair some anchor starts with begins; written without a
-	// branch, as hits come in no pattern a predictor could learn
 	var at [32]uint16
 	n := 0
-	c := s[0]
-	if c >= utf8.RuneSelf {
-		return "", 0, false
-	}
-	prev := uint16(lowerASCII[c])
-	buf[0] = byte(prev)
+	acc := s[0]
 	for i := 1; i < len(s); i++ {
 		c := s[i]
-		if c >= utf8.RuneSelf {
-			return "", 0, false
-		}
-		c = lowerASCII[c]
-		buf[i] = c
-		p := prev<<8 | uint16(c)
+		acc |= c
+		p := uint16(s[i-1])<<8 | uint16(c)
 		at[n&(len(at)-1)] = uint16(i - 1)
 		n += int(f.pairs[p>>6] >> (p & 63) & 1)
-		prev = uint16(c)
 	}
-	ls = unsafe.String(&buf[0], len(s))
+	if acc >= utf8.RuneSelf {
+		return 0, false
+	}
 	if n >= len(at) {
-		return ls, f.candidates(ls), true
+		return all, true
 	}
 	cand = f.always
 	for _, i := range at[:n] {
-		for _, a := range f.byFirst[ls[i]] {
-			if cand&(1<<a.pat) == 0 && strings.HasPrefix(ls[i:], a.lit) {
+		rest := s[i:]
+		for _, a := range f.byFirst[lowerASCII[rest[0]]] {
+			if cand&(1<<a.pat) == 0 && len(rest) >= len(a.lit) && equalFoldASCII(rest[:len(a.lit)], a.lit) {
 				cand |= 1 << a.pat
 			}
 		}
 	}
-	return ls, cand, true
+	return cand, true
 }
 
-// candidates returns the set of patterns whose anchor s contains; s is
-// folded the way the patterns are.
-func (f *anchorFilter) candidates(s string) uint64 {
-	cand := f.always
-	for i := 0; i+1 < len(s); i++ {
-		p := uint16(s[i])<<8 | uint16(s[i+1])
-		if f.pairs[p>>6]&(1<<(p&63)) == 0 {
-			continue
-		}
-		for _, a := range f.byFirst[s[i]] {
-			if cand&(1<<a.pat) == 0 && strings.HasPrefix(s[i:], a.lit) {
-				cand |= 1 << a.pat
-			}
-		}
+func asciiCases(c byte) []byte {
+	if 'a' <= c && c <= 'z' {
+		return []byte{c, c - ('a' - 'A')}
 	}
-	return cand
+	return []byte{c}
 }
 
 func (set *wildcardSet) match(s string) bool {
@@ -413,9 +400,21 @@ func (set *wildcardSet) match(s string) bool {
 			return false
 		}
 	}
-	if set.pre != nil && len(s) <= 512 {
-		var buf [512]byte
-		if ls, cand, ok := set.pre.scan(s, &buf); ok {
+	if set.pre != nil {
+		if cand, ok := set.pre.scan(s, 1<<len(ws)-1); ok {
+			if cand == 0 {
+				return false
+			}
+			var buf [512]byte
+			ls := s
+			if len(s) <= len(buf) {
+				for i := 0; i < len(s); i++ {
+					buf[i] = lowerASCII[s[i]]
+				}
+				ls = unsafe.String(&buf[0], len(s))
+			} else {
+				ls = strings.ToLower(s)
+			}
 			for ; cand != 0; cand &= cand - 1 {
 				if ws[bits.TrailingZeros64(cand)].matchLower(ls) {
 					return true
