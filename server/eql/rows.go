@@ -49,7 +49,8 @@ func (q *Query) ForTable(table *schema.Table, extra ...string) (*RowQuery, error
 func (rq *RowQuery) Query() *Query { return rq.q }
 
 // Match reports whether the row satisfies the condition (pipes aside).
-// extra holds the values of the extra fields, as many as ForTable named.
+// extra holds the values of the extra fields, as many as ForTable named;
+// a different count is a programming error and panics.
 func (rq *RowQuery) Match(row map[string]string, extra ...string) bool {
 	if len(extra) != len(rq.extra) {
 		panic(fmt.Sprintf("eql: row query has %d extra fields, Match got %d values", len(rq.extra), len(extra)))
