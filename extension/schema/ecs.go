@@ -25,7 +25,7 @@ func (t *Table) ECSDocument(row map[string]string) map[string]any {
 		if field == "" {
 			field = "scsweep." + t.Name + "." + c.Name
 		}
-		val, ok := convert(c.Kind, v)
+		val, ok := c.Kind.Value(v)
 		if !ok {
 			continue
 		}
@@ -34,8 +34,14 @@ func (t *Table) ECSDocument(row map[string]string) map[string]any {
 	return doc
 }
 
-func convert(kind ValueKind, v string) (any, bool) {
-	switch kind {
+// Value converts one value of a column of this kind as ECSDocument does.
+// ok is false when the value is empty or does not convert: the document then
+// lacks the field.
+func (k ValueKind) Value(v string) (any, bool) {
+	if v == "" {
+		return nil, false
+	}
+	switch k {
 	case KindInt:
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {

@@ -7,28 +7,48 @@ import (
 )
 
 type (
-	predFn func(ev map[string]any) tv
-	evalFn func(ev map[string]any) value
+	predFn[E any] func(ev E) tv
+	evalFn[E any] func(ev E) value
 )
 
-// compilePred turns a condition into a closure tree. Common shapes (a field
+// compiler turns a condition into closures over events of type E: decoded
+// JSON documents, or table rows read column by column. Only field access
+// differs between the two.
+type compiler[E any] struct {
+	// field returns the reader of a dotted field; null when missing.
+	field func(segs []string) func(E) value
+}
+
+// docs compiles for decoded JSON documents.
+var docs = &compiler[map[string]any]{field: func(segs []string) func(map[string]any) value {
+	r := newResolver(segs)
+	return func(ev map[string]any) value {
+		x := r.get(ev)
+		if s, ok := x.(string); ok {
+			return value{k: vStr, s: s}
+		}
+		return valueOf(x)
+	}
+}}
+
+// pred turns a condition into a closure tree. Common shapes (a field
 // against constants) get closures that read the raw JSON value directly and
 // allocate nothing.
-func compilePred(n node) (predFn, error) {
+func (c *compiler[E]) pred(n node) (predFn[E], error) {
 	switch x := n.(type) {
 	case andNode:
 		if ordered, ok := failFast(x); ok {
-			return compilePred(ordered)
+			return c.pred(ordered)
 		}
-		l, err := compilePred(x.l)
+		l, err := c.pred(x.l)
 		if err != nil {
 			return nil, err
 		}
-		r, err := compilePred(x.r)
+		r, err := c.pred(x.r)
 		if err != nil {
 			return nil, err
 		}
-		return func(ev map[string]any) tv {
+		return func(ev E) tv {
 			a := l(ev)
 			if a == tFalse {
 				return tFalse
@@ -43,15 +63,15 @@ func compilePred(n node) (predFn, error) {
 			return tNull
 		}, nil
 	case orNode:
-		l, err := compilePred(x.l)
+		l, err := c.pred(x.l)
 		if err != nil {
 			return nil, err
 		}
-		r, err := compilePred(x.r)
+		r, err := c.pred(x.r)
 		if err != nil {
 			return nil, err
 		}
-		return func(ev map[string]any) tv {
+		return func(ev E) tv {
 			a := l(ev)
 			if a == tTrue {
 				return tTrue
@@ -66,28 +86,28 @@ func compilePred(n node) (predFn, error) {
 			return tNull
 		}, nil
 	case notNode:
-		p, err := compilePred(x.x)
+		p, err := c.pred(x.x)
 		if err != nil {
 			return nil, err
 		}
-		return func(ev map[string]any) tv { return p(ev).not() }, nil
+		return func(ev E) tv { return p(ev).not() }, nil
 	case boolLit:
 		t := tvOf(x.v)
-		return func(map[string]any) tv { return t }, nil
+		return func(E) tv { return t }, nil
 	case nullLit:
-		return func(map[string]any) tv { return tNull }, nil
+		return func(E) tv { return tNull }, nil
 	case cmpNode:
-		return compileCmp(x)
+		return c.cmp(x)
 	case inNode:
-		return compileIn(x)
+		return c.in(x)
 	case matchNode:
-		return compileMatch(x)
+		return c.match(x)
 	}
-	e, err := compileValue(n)
+	e, err := c.value(n)
 	if err != nil {
 		return nil, err
 	}
-	return func(ev map[string]any) tv { return e(ev).truth() }, nil
+	return func(ev E) tv { return e(ev).truth() }, nil
 }
 
 // literalValue returns the value of a constant node.
@@ -107,62 +127,62 @@ func literalValue(n node) (value, bool) {
 	return null, false
 }
 
-func compileCmp(x cmpNode) (predFn, error) {
+func (c *compiler[E]) cmp(x cmpNode) (predFn[E], error) {
 	// `x == null` and `x != null` test presence, as Elasticsearch rewrites
 	// them to exists queries: they are never null themselves.
 	if _, ok := x.l.(nullLit); ok && (x.op == "==" || x.op == "!=") {
 		x.l, x.r = x.r, x.l
 	}
 	if _, ok := x.r.(nullLit); ok && (x.op == "==" || x.op == "!=") {
-		e, err := compileValue(x.l)
+		e, err := c.value(x.l)
 		if err != nil {
 			return nil, err
 		}
 		want := x.op == "=="
-		return func(ev map[string]any) tv { return tvOf((e(ev).k == vNull) == want) }, nil
+		return func(ev E) tv { return tvOf((e(ev).k == vNull) == want) }, nil
 	}
 	op := x.op
 	if f, ok := x.l.(*fieldRef); ok {
 		if lit, ok := literalValue(x.r); ok {
-			return fieldCmp(newResolver(f.segs), op, lit), nil
+			return fieldCmp(c.field(f.segs), op, lit), nil
 		}
 	}
 	if f, ok := x.r.(*fieldRef); ok {
 		if lit, ok := literalValue(x.l); ok {
-			return fieldCmp(newResolver(f.segs), flip(op), lit), nil
+			return fieldCmp(c.field(f.segs), flip(op), lit), nil
 		}
 	}
-	l, err := compileValue(x.l)
+	l, err := c.value(x.l)
 	if err != nil {
 		return nil, err
 	}
-	r, err := compileValue(x.r)
+	r, err := c.value(x.r)
 	if err != nil {
 		return nil, err
 	}
-	return func(ev map[string]any) tv { return compareValues(op, l(ev), r(ev)) }, nil
+	return func(ev E) tv { return compareValues(op, l(ev), r(ev)) }, nil
 }
 
 // fieldCmp compares a field with a constant; a string equality is the
 // hot case and is done on the raw value.
-func fieldCmp(r *resolver, op string, lit value) predFn {
+func fieldCmp[E any](get func(E) value, op string, lit value) predFn[E] {
 	if lit.k == vStr && op == "==" {
 		s := lit.s
-		return func(ev map[string]any) tv {
-			switch v := r.get(ev).(type) {
-			case string:
-				return tvOf(v == s)
-			case nil:
+		return func(ev E) tv {
+			switch v := get(ev); v.k {
+			case vStr:
+				return tvOf(v.s == s)
+			case vNull:
 				return tNull
 			default:
-				return compareValues(op, valueOf(v), lit)
+				return compareValues(op, v, lit)
 			}
 		}
 	}
-	return func(ev map[string]any) tv { return compareValues(op, valueOf(r.get(ev)), lit) }
+	return func(ev E) tv { return compareValues(op, get(ev), lit) }
 }
 
-func compileIn(x inNode) (predFn, error) {
+func (c *compiler[E]) in(x inNode) (predFn[E], error) {
 	lits := make([]value, 0, len(x.list))
 	allLit := true
 	for _, e := range x.list {
@@ -173,15 +193,15 @@ func compileIn(x inNode) (predFn, error) {
 		}
 		lits = append(lits, v)
 	}
-	xe, err := compileValue(x.x)
+	xe, err := c.value(x.x)
 	if err != nil {
 		return nil, err
 	}
 	insensitive, negated := x.insensitive, x.negated
-	var items []evalFn
+	var items []evalFn[E]
 	if !allLit {
 		for _, e := range x.list {
-			c, err := compileValue(e)
+			c, err := c.value(e)
 			if err != nil {
 				return nil, err
 			}
@@ -211,20 +231,21 @@ func compileIn(x inNode) (predFn, error) {
 		return t
 	}
 	if f, ok := x.x.(*fieldRef); ok && onlyStr {
-		r := newResolver(f.segs)
-		return func(ev map[string]any) tv {
-			if s, ok := r.get(ev).(string); ok {
+		get := c.field(f.segs)
+		return func(ev E) tv {
+			v := get(ev)
+			if v.k == vStr {
 				for _, w := range strs {
-					if s == w {
+					if v.s == w {
 						return res(tTrue)
 					}
 				}
 				return res(tFalse)
 			}
-			return res(inValues(valueOf(r.get(ev)), lits, false))
+			return res(inValues(v, lits, false))
 		}, nil
 	}
-	return func(ev map[string]any) tv {
+	return func(ev E) tv {
 		v := xe(ev)
 		if allLit {
 			return res(inValues(v, lits, insensitive))
@@ -305,29 +326,29 @@ func newMatcher(op string, patterns []string) (stringMatcher, error) {
 	return nil, fmt.Errorf("eql: unknown match operator %s", op)
 }
 
-func compileMatch(x matchNode) (predFn, error) {
+func (c *compiler[E]) match(x matchNode) (predFn[E], error) {
 	m, err := newMatcher(x.op, x.patterns)
 	if err != nil {
 		return nil, err
 	}
 	if f, ok := x.x.(*fieldRef); ok {
-		r := newResolver(f.segs)
-		return func(ev map[string]any) tv {
-			switch v := r.get(ev).(type) {
-			case string:
-				return tvOf(m(v))
-			case nil:
+		get := c.field(f.segs)
+		return func(ev E) tv {
+			switch v := get(ev); v.k {
+			case vStr:
+				return tvOf(m(v.s))
+			case vNull:
 				return tNull
 			default:
-				return matchValue(m, valueOf(v))
+				return matchValue(m, v)
 			}
 		}, nil
 	}
-	e, err := compileValue(x.x)
+	e, err := c.value(x.x)
 	if err != nil {
 		return nil, err
 	}
-	return func(ev map[string]any) tv { return matchValue(m, e(ev)) }, nil
+	return func(ev E) tv { return matchValue(m, e(ev)) }, nil
 }
 
 func matchValue(m stringMatcher, v value) tv {
@@ -351,39 +372,39 @@ func matchValue(m stringMatcher, v value) tv {
 	return tNull
 }
 
-func compileValue(n node) (evalFn, error) {
+func (c *compiler[E]) value(n node) (evalFn[E], error) {
 	switch x := n.(type) {
 	case nullLit, boolLit, intLit, numLit, strLit:
 		v, _ := literalValue(x)
-		return func(map[string]any) value { return v }, nil
+		return func(E) value { return v }, nil
 	case *fieldRef:
-		r := newResolver(x.segs)
-		return func(ev map[string]any) value { return valueOf(r.get(ev)) }, nil
+		get := c.field(x.segs)
+		return get, nil
 	case negNode:
-		e, err := compileValue(x.x)
+		e, err := c.value(x.x)
 		if err != nil {
 			return nil, err
 		}
-		return func(ev map[string]any) value { return arith("-", intVal(0), e(ev).first()) }, nil
+		return func(ev E) value { return arith("-", intVal(0), e(ev).first()) }, nil
 	case arithNode:
-		l, err := compileValue(x.l)
+		l, err := c.value(x.l)
 		if err != nil {
 			return nil, err
 		}
-		r, err := compileValue(x.r)
+		r, err := c.value(x.r)
 		if err != nil {
 			return nil, err
 		}
 		op := x.op
-		return func(ev map[string]any) value { return arith(op, l(ev).first(), r(ev).first()) }, nil
+		return func(ev E) value { return arith(op, l(ev).first(), r(ev).first()) }, nil
 	case callNode:
-		return compileCall(x)
+		return c.call(x)
 	case andNode, orNode, notNode, cmpNode, inNode, matchNode:
-		p, err := compilePred(n)
+		p, err := c.pred(n)
 		if err != nil {
 			return nil, err
 		}
-		return func(ev map[string]any) value {
+		return func(ev E) value {
 			switch p(ev) {
 			case tTrue:
 				return boolVal(true)

@@ -290,3 +290,19 @@ func TestConcurrentMatch(t *testing.T) {
 		}
 	}
 }
+
+func TestIsASCII(t *testing.T) {
+	for n := 0; n <= 20; n++ {
+		s := strings.Repeat("a", n)
+		if !isASCII(s) {
+			t.Errorf("%q: got false, want true", s)
+		}
+		for i := 0; i < n; i++ {
+			b := []byte(s)
+			b[i] = 0xc3
+			if isASCII(string(b)) {
+				t.Errorf("%q: got true, want false", b)
+			}
+		}
+	}
+}

@@ -61,18 +61,18 @@ func arith(op string, a, b value) value {
 	return null
 }
 
-func compileCall(x callNode) (evalFn, error) {
-	args := make([]evalFn, len(x.args))
+func (c *compiler[E]) call(x callNode) (evalFn[E], error) {
+	args := make([]evalFn[E], len(x.args))
 	for i, a := range x.args {
-		e, err := compileValue(a)
+		e, err := c.value(a)
 		if err != nil {
 			return nil, err
 		}
 		args[i] = e
 	}
 	ci := x.insensitive
-	eval := func(ev map[string]any, i int) value { return args[i](ev).first() }
-	str := func(ev map[string]any, i int) (string, bool) {
+	eval := func(ev E, i int) value { return args[i](ev).first() }
+	str := func(ev E, i int) (string, bool) {
 		v := eval(ev, i)
 		if v.k != vStr {
 			return "", false
@@ -80,8 +80,8 @@ func compileCall(x callNode) (evalFn, error) {
 		return v.s, true
 	}
 	// two-string functions share their null handling
-	two := func(f func(a, b string) value) evalFn {
-		return func(ev map[string]any) value {
+	two := func(f func(a, b string) value) evalFn[E] {
+		return func(ev E) value {
 			a, ok1 := str(ev, 0)
 			b, ok2 := str(ev, 1)
 			if !ok1 || !ok2 {
@@ -96,7 +96,7 @@ func compileCall(x callNode) (evalFn, error) {
 	switch x.name {
 	case "add", "subtract", "multiply", "divide", "modulo":
 		op := map[string]string{"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "modulo": "%"}[x.name]
-		return func(ev map[string]any) value { return arith(op, eval(ev, 0), eval(ev, 1)) }, nil
+		return func(ev E) value { return arith(op, eval(ev, 0), eval(ev, 1)) }, nil
 	case "startsWith":
 		return two(func(a, b string) value { return boolVal(strings.HasPrefix(a, b)) }), nil
 	case "endsWith":
@@ -104,7 +104,7 @@ func compileCall(x callNode) (evalFn, error) {
 	case "stringContains":
 		return two(func(a, b string) value { return boolVal(strings.Contains(a, b)) }), nil
 	case "length":
-		return func(ev map[string]any) value {
+		return func(ev E) value {
 			s, ok := str(ev, 0)
 			if !ok {
 				return null
@@ -112,7 +112,7 @@ func compileCall(x callNode) (evalFn, error) {
 			return intVal(int64(utf16Len(s)))
 		}, nil
 	case "string":
-		return func(ev map[string]any) value {
+		return func(ev E) value {
 			s, ok := eval(ev, 0).text()
 			if !ok {
 				return null
@@ -120,7 +120,7 @@ func compileCall(x callNode) (evalFn, error) {
 			return strVal(s)
 		}, nil
 	case "concat":
-		return func(ev map[string]any) value {
+		return func(ev E) value {
 			var b strings.Builder
 			for i := range args {
 				s, ok := eval(ev, i).text()
@@ -132,7 +132,7 @@ func compileCall(x callNode) (evalFn, error) {
 			return strVal(b.String())
 		}, nil
 	case "indexOf":
-		return func(ev map[string]any) value {
+		return func(ev E) value {
 			a, ok1 := str(ev, 0)
 			b, ok2 := str(ev, 1)
 			if !ok1 || !ok2 {
@@ -166,7 +166,7 @@ func compileCall(x callNode) (evalFn, error) {
 			return intVal(start + int64(len([]rune(string(ra[start:])[:j]))))
 		}, nil
 	case "substring":
-		return func(ev map[string]any) value {
+		return func(ev E) value {
 			s, ok := str(ev, 0)
 			if !ok {
 				return null
@@ -202,7 +202,7 @@ func compileCall(x callNode) (evalFn, error) {
 			return strVal(string(r[start:end]))
 		}, nil
 	case "between":
-		return func(ev map[string]any) value {
+		return func(ev E) value {
 			s, ok1 := str(ev, 0)
 			l, ok2 := str(ev, 1)
 			r, ok3 := str(ev, 2)
@@ -220,7 +220,7 @@ func compileCall(x callNode) (evalFn, error) {
 			return between(s, l, r, greedy, ci)
 		}, nil
 	case "cidrMatch":
-		return func(ev map[string]any) value {
+		return func(ev E) value {
 			ip, ok := str(ev, 0)
 			if !ok {
 				return null
@@ -249,7 +249,7 @@ func compileCall(x callNode) (evalFn, error) {
 			return boolVal(false)
 		}, nil
 	case "number":
-		return func(ev map[string]any) value {
+		return func(ev E) value {
 			v := eval(ev, 0)
 			if v.isNum() {
 				return v

@@ -44,6 +44,34 @@ func FuzzParse(f *testing.F) {
 		if _, err := PushDown(q, table); err != nil {
 			t.Fatalf("push-down of a compiled query %q: %v", src, err)
 		}
+		if _, err := q.ForTable(table, "host.id"); err != nil {
+			t.Fatalf("row compile of a compiled query %q: %v", src, err)
+		}
+	})
+}
+
+// FuzzRowQuery: evaluating a row directly agrees with evaluating its ECS
+// document, for any query and any column values.
+func FuzzRowQuery(f *testing.F) {
+	f.Add(screenConnectQuery, "cmd.exe", "ScreenConnect.Service.exe", "Cmd.Exe", "4", "1", `[{"name":"x"}]`, "h1")
+	f.Add(`process where process.pid > 3 and process.code_signature.trusted == true`, "a", "b", "", "007", "TRUE", "", "")
+	f.Add("any where scsweep.ancestry.name : \"X*\" or `process.name` == null or host.id == \"h\"", "", "", "", "x", "x", `{"name":"x"}`, "h")
+	f.Fuzz(func(t *testing.T, src, name, parent, ofn, pid, trusted, ancestry, host string) {
+		q, err := Compile(src, Options{})
+		if err != nil {
+			return
+		}
+		rq, err := q.ForTable(table, "host.id")
+		if err != nil {
+			t.Fatalf("ForTable %q: %v", src, err)
+		}
+		row := map[string]string{"name": name, "parent_name": parent, "pe_original_file_name": ofn,
+			"pid": pid, "signature_trusted": trusted, "ancestry": ancestry, "time": pid, "os_type": "windows"}
+		doc := table.ECSDocument(row)
+		setNested(doc, []string{"host", "id"}, host)
+		if got, want := rq.Match(row, host), q.Match(doc); got != want {
+			t.Fatalf("%q on row %v: got %v, want %v", src, row, got, want)
+		}
 	})
 }
 

@@ -116,7 +116,7 @@ func sqlOrAll(xs []string) string {
 // makes `not` over a widened condition sound.
 func (pd *pushdown) bounds(n node) (mayTrue, mayFalse string, err error) {
 	if pd.constantOnly(n) {
-		p, err := compilePred(n)
+		p, err := docs.pred(n)
 		if err != nil {
 			return "", "", err
 		}

@@ -12,7 +12,10 @@
 //
 // A query is compiled once into a tree of closures over pre-resolved field
 // paths, with patterns folded and split ahead of time, so Match allocates
-// nothing for the common shapes of detection rules.
+// nothing for the common shapes of detection rules. Query.ForTable compiles
+// the same tree against the columns of an osquery table, so rows are
+// evaluated as they arrive, with the semantics of their ECS documents,
+// and only matching rows need a document built.
 //
 // Where there is no index mapping to consult, the engine differs from
 // Elasticsearch in small, stated ways: a field that no event has is null
@@ -54,7 +57,7 @@ type Query struct {
 	category string
 	cond     node // the condition including the category test
 	pipes    []pipe
-	pred     predFn
+	pred     predFn[map[string]any]
 	ts, tb   *resolver
 }
 
@@ -70,7 +73,7 @@ func Compile(src string, opts Options) (*Query, error) {
 		cat := cmpNode{op: "==", l: &fieldRef{segs: splitField(opts.CategoryField)}, r: strLit{p.category}}
 		cond = andNode{cat, cond}
 	}
-	pred, err := compilePred(cond)
+	pred, err := docs.pred(cond)
 	if err != nil {
 		return nil, err
 	}

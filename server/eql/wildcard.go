@@ -1,6 +1,9 @@
 package eql
 
 import (
+	"encoding/binary"
+	"math"
+	"math/bits"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -21,6 +24,9 @@ type wildcard struct {
 	// need is the set of bytes the pattern's literal parts contain: an input
 	// lacking one of them cannot match.
 	need byteSet
+	// minLen and maxLen bound the byte length of an input that folds to an
+	// exact, folded pattern: a value outside them is rejected unread.
+	minLen, maxLen int
 }
 
 // byteSet is a set of byte values.
@@ -38,6 +44,16 @@ func newWildcard(pattern string, fold bool) *wildcard {
 	w := &wildcard{fold: fold, parts: strings.Split(pattern, "*")}
 	w.star = len(w.parts) > 1
 	w.exact = !w.star && !strings.ContainsRune(pattern, '?')
+	if w.exact && fold {
+		w.minLen = utf8.RuneCountInString(pattern)
+		if isASCII(pattern) {
+			for i := 0; i < len(pattern); i++ {
+				w.maxLen += foldWidth[pattern[i]]
+			}
+		} else {
+			w.maxLen = utf8.UTFMax * w.minLen
+		}
+	}
 	for i := 0; i < len(pattern); i++ {
 		if c := pattern[i]; c != '*' && c != '?' {
 			w.need.add(c)
@@ -49,6 +65,23 @@ func newWildcard(pattern string, fold bool) *wildcard {
 	}
 	return w
 }
+
+// foldWidth[c] is the length of the longest UTF-8 encoding of a rune that
+// lower-cases to the ASCII byte c: 3 for 'k' (KELVIN SIGN), 2 for 'i'
+// (LATIN CAPITAL LETTER I WITH DOT ABOVE), 1 for most.
+var foldWidth = func() (w [utf8.RuneSelf]int) {
+	for i := range w {
+		w[i] = 1
+	}
+	for _, cr := range unicode.CaseRanges {
+		for r := rune(max(cr.Lo, utf8.RuneSelf)); r <= rune(cr.Hi); r++ {
+			if l := unicode.ToLower(r); l < utf8.RuneSelf {
+				w[l] = max(w[l], utf8.RuneLen(r))
+			}
+		}
+	}
+	return w
+}()
 
 // foldString lower-cases rune by rune, so the rune count never changes and
 // `?` still stands for one character.
@@ -71,7 +104,15 @@ func foldString(s string) string {
 }
 
 func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
+	// eight bytes at a time: a value rejected by every pattern of a list is
+	// checked for non-ASCII bytes before the rune path is ruled out
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
 			return false
 		}
@@ -219,15 +260,123 @@ type wildcardSet struct {
 	ws    []*wildcard
 	fold  bool
 	exact bool // no pattern has a wildcard
+	// pre is set for longer lists of folded patterns; see anchorFilter.
+	pre *anchorFilter
 }
 
 func newWildcardSet(ws []*wildcard) *wildcardSet {
 	set := &wildcardSet{ws: ws, exact: true}
+	allFold := true
 	for _, w := range ws {
 		set.fold = set.fold || w.fold
 		set.exact = set.exact && w.exact
+		allFold = allFold && w.fold
+	}
+	if allFold && !set.exact && len(ws) >= minAnchored && len(ws) <= 64 {
+		set.pre = newAnchorFilter(ws)
 	}
 	return set
+}
+
+// minAnchored is the list length from which one scan for every pattern's
+// anchor beats trying the patterns one after another.
+const minAnchored = 4
+
+// anchorFilter finds, in one pass over the input, which patterns of a list
+// can match at all. Each pattern's anchor is its longest run of literal
+// bytes (no `*`, no `?`): every match contains it, so a pattern whose
+// anchor is absent is skipped, and the rest are matched in full. Anchors
+// are found by their first two bytes, looked up in a bitmap of byte pairs.
+type anchorFilter struct {
+	pairs   [1024]uint64 // bit p set: some anchor starts with the pair p
+	byFirst [256][]anchor
+	always  uint64 // patterns with no anchor of two bytes or more
+}
+
+type anchor struct {
+	lit string
+	pat uint
+}
+
+func newAnchorFilter(ws []*wildcard) *anchorFilter {
+	f := &anchorFilter{}
+	for i, w := range ws {
+		best := ""
+		for _, part := range w.parts {
+			for _, lit := range strings.Split(part, "?") {
+				if len(lit) > len(best) {
+					best = lit
+				}
+			}
+		}
+		if len(best) < 2 {
+			f.always |= 1 << uint(i)
+			continue
+		}
+		// every ASCII case of the pair, as the input is scanned unfolded
+		for _, c0 := range asciiCases(best[0]) {
+			for _, c1 := range asciiCases(best[1]) {
+				p := uint16(c0)<<8 | uint16(c1)
+				f.pairs[p>>6] |= 1 << (p & 63)
+			}
+		}
+		f.byFirst[best[0]] = append(f.byFirst[best[0]], anchor{lit: best, pat: uint(i)})
+	}
+	return f
+}
+
+// lowerASCII maps each byte to its ASCII lower case.
+var lowerASCII = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if 'A' <= i && i <= 'Z' {
+			t[i] += 'a' - 'A'
+		}
+	}
+	return t
+}()
+
+// scan returns the patterns whose anchor s contains, ignoring ASCII case,
+// in one pass that neither copies nor branches on the bytes; ok is false
+// for non-ASCII input, which the patterns' rune path handles. Past 32
+// positions where an anchor may start, every pattern is a candidate.
+func (f *anchorFilter) scan(s string, all uint64) (cand uint64, ok bool) {
+	if len(s) == 0 || len(s) > math.MaxUint16 {
+		return 0, false
+	}
+	var at [32]uint16
+	n := 0
+	acc := s[0]
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		acc |= c
+		p := uint16(s[i-1])<<8 | uint16(c)
+		at[n&(len(at)-1)] = uint16(i - 1)
+		n += int(f.pairs[p>>6] >> (p & 63) & 1)
+	}
+	if acc >= utf8.RuneSelf {
+		return 0, false
+	}
+	if n >= len(at) {
+		return all, true
+	}
+	cand = f.always
+	for _, i := range at[:n] {
+		rest := s[i:]
+		for _, a := range f.byFirst[lowerASCII[rest[0]]] {
+			if cand&(1<<a.pat) == 0 && len(rest) >= len(a.lit) && equalFoldASCII(rest[:len(a.lit)], a.lit) {
+				cand |= 1 << a.pat
+			}
+		}
+	}
+	return cand, true
+}
+
+func asciiCases(c byte) []byte {
+	if 'a' <= c && c <= 'z' {
+		return []byte{c, c - ('a' - 'A')}
+	}
+	return []byte{c}
 }
 
 func (set *wildcardSet) match(s string) bool {
@@ -238,12 +387,39 @@ func (set *wildcardSet) match(s string) bool {
 	if set.fold && set.exact {
 		// The common rule shape, `name : ("a.exe", "b.exe")`: a length
 		// check rejects most values before a byte is compared.
+		possible := false
 		for _, w := range ws {
 			if equalFoldASCII(s, w.parts[0]) {
 				return true
 			}
+			possible = possible || (w.minLen <= len(s) && len(s) <= w.maxLen)
 		}
-		if isASCII(s) {
+		// Only non-ASCII input of another length can still fold to a
+		// pattern; the length alone rules most values out unread.
+		if !possible || isASCII(s) {
+			return false
+		}
+	}
+	if set.pre != nil {
+		if cand, ok := set.pre.scan(s, 1<<len(ws)-1); ok {
+			if cand == 0 {
+				return false
+			}
+			var buf [512]byte
+			ls := s
+			if len(s) <= len(buf) {
+				for i := 0; i < len(s); i++ {
+					buf[i] = lowerASCII[s[i]]
+				}
+				ls = unsafe.String(&buf[0], len(s))
+			} else {
+				ls = strings.ToLower(s)
+			}
+			for ; cand != 0; cand &= cand - 1 {
+				if ws[bits.TrailingZeros64(cand)].matchLower(ls) {
+					return true
+				}
+			}
 			return false
 		}
 	}

@@ -158,6 +158,13 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	// Rows are matched as they come, against the table's columns; only a
+	// match is turned into the ECS document its alert carries. host.id is
+	// the one field the sweeper adds to every document (setHost).
+	rq, err := r.CompiledQuery().ForTable(s.table(), "host.id")
+	if err != nil {
+		return res, fmt.Errorf("sweep %s: %w", r.Name, err)
+	}
 	lookback := now.Add(-r.Lookback)
 	groups := map[int64]*window{}
 	for _, h := range hosts {
@@ -221,9 +228,9 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 			evalStart := time.Now()
 			rec.Run.Rows = len(hr.Rows)
 			for _, row := range hr.Rows {
-				doc := s.table().ECSDocument(row)
-				setHost(doc, hr.HostID)
-				if r.Match(doc) {
+				if rq.Match(row, hr.HostID) {
+					doc := s.table().ECSDocument(row)
+					setHost(doc, hr.HostID)
 					matches = append(matches, match{host: hr.HostID, rec: len(recs), doc: doc, row: row, t: rowTime(row)})
 					rec.Run.Matches++
 				}
