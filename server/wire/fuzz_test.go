@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"testing"
 )
 
@@ -56,6 +57,60 @@ func FuzzAppendJSONString(f *testing.F) {
 		json.Unmarshal(ref, &want)
 		if got != want {
 			t.Fatalf("appendJSONString(%q) decodes to %q, want %q as encoding/json gives", s, got, want)
+		}
+	})
+}
+
+// FuzzDecodeRows checks the row reader against encoding/json reading the
+// same array as [][]*string: same values, and an error exactly when
+// encoding/json refuses (or the row shape is wrong).
+func FuzzDecodeRows(f *testing.F) {
+	f.Add([]byte(`[["x",null],["y","z"]]`), 2)
+	f.Add([]byte(` [ [ "a\"b\\c\u00e9\ud83d\ude00" , null ] ] `), 2)
+	f.Add([]byte("[[\"\xff\xfe\",\"é\"]]"), 2)
+	f.Add([]byte(`[[1]]`), 1)
+	f.Add([]byte(`[]`), 0)
+	f.Add([]byte(`[[]]`), 0)
+	f.Fuzz(func(t *testing.T, data []byte, ncols int) {
+		if ncols < 0 || ncols > 8 {
+			return
+		}
+		cols := make([]string, ncols)
+		for i := range cols {
+			cols[i] = string(rune('a' + i))
+		}
+		got, err := decodeRows(data, cols)
+		var ref [][]*string
+		refErr := json.Unmarshal(data, &ref)
+		if refErr == nil && ref == nil {
+			refErr = errors.New("null is not an array") // decodeRows is not given null
+		}
+		if refErr == nil {
+			for _, vals := range ref {
+				if len(vals) != ncols {
+					refErr = errors.New("ragged")
+				}
+			}
+			if len(ref) > MaxChunkRows {
+				refErr = errors.New("too many rows")
+			}
+		}
+		if (err != nil) != (refErr != nil) {
+			t.Fatalf("%q with %d columns: got error %v, encoding/json says %v", data, ncols, err, refErr)
+		}
+		if err != nil {
+			return
+		}
+		if len(got) != len(ref) {
+			t.Fatalf("%q: got %d rows, want %d", data, len(got), len(ref))
+		}
+		for i, vals := range ref {
+			for k, v := range vals {
+				g, ok := got[i][cols[k]]
+				if (v != nil) != ok || (v != nil && *v != g) {
+					t.Fatalf("%q: row %d column %s: got %q (present %v), want %v", data, i, cols[k], g, ok, v)
+				}
+			}
 		}
 	})
 }

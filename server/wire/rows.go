@@ -2,9 +2,11 @@ package wire
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -88,17 +90,20 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads the column-wise form back into one map per row.
+// The envelope goes through encoding/json; the rows, nearly all of a
+// chunk's bytes, are read by decodeRows, which is what keeps a fleet's
+// answers from costing the sweeper a reflective allocation per value.
 func (r *Result) UnmarshalJSON(data []byte) error {
-	var j resultJSON
+	var j struct {
+		resultJSON
+		Rows json.RawMessage `json:"rows,omitempty"`
+	}
 	if err := json.Unmarshal(data, &j); err != nil {
 		return err
 	}
 	*r = Result{QueryID: j.QueryID, Attempt: j.Attempt, Seq: j.Seq, Final: j.Final, Status: j.Status, Error: j.Error, Stats: j.Stats}
-	if len(j.Rows) == 0 {
+	if len(j.Rows) == 0 || string(j.Rows) == "null" {
 		return nil
-	}
-	if len(j.Rows) > MaxChunkRows {
-		return fmt.Errorf("result chunk of %d rows exceeds %d", len(j.Rows), MaxChunkRows)
 	}
 	seen := make(map[string]bool, len(j.Columns))
 	for _, c := range j.Columns {
@@ -107,18 +112,132 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 		}
 		seen[c] = true
 	}
-	r.Rows = make([]map[string]string, len(j.Rows))
-	for i, vals := range j.Rows {
-		if len(vals) != len(j.Columns) {
-			return fmt.Errorf("result row %d has %d values for %d columns", i, len(vals), len(j.Columns))
+	rows, err := decodeRows(j.Rows, j.Columns)
+	if err != nil {
+		return err
+	}
+	if len(rows) > 0 {
+		r.Rows = rows
+	}
+	return nil
+}
+
+// decodeRows reads a JSON array of rows, each an array of strings or nulls,
+// one per column. Every value is a substring of one copy of data: one
+// allocation for all values, and the chunk's bytes are held no longer than
+// its rows. A string with escapes or invalid UTF-8 goes through
+// encoding/json, so unescaping and the replacement of invalid UTF-8 are
+// exactly what encoding/json does.
+func decodeRows(data []byte, cols []string) ([]map[string]string, error) {
+	src := string(data)
+	i := skipSpace(src, 0)
+	if i >= len(src) || src[i] != '[' {
+		return nil, errors.New("result rows: not an array")
+	}
+	i = skipSpace(src, i+1)
+	var rows []map[string]string
+	if i < len(src) && src[i] == ']' {
+		return rows, trailing(src, i+1)
+	}
+	for {
+		if len(rows) == MaxChunkRows {
+			return nil, fmt.Errorf("result chunk of more than %d rows", MaxChunkRows)
 		}
-		row := make(map[string]string, len(vals))
-		for k, v := range vals {
-			if v != nil {
-				row[j.Columns[k]] = *v
+		if i >= len(src) || src[i] != '[' {
+			return nil, fmt.Errorf("result row %d: not an array", len(rows))
+		}
+		i = skipSpace(src, i+1)
+		row := make(map[string]string, len(cols))
+		n := 0
+		if i < len(src) && src[i] == ']' {
+			i++
+		} else {
+			for {
+				if n == len(cols) {
+					return nil, fmt.Errorf("result row %d has more values than its %d columns", len(rows), len(cols))
+				}
+				var v string
+				var isNull bool
+				var err error
+				v, isNull, i, err = readValue(src, i)
+				if err != nil {
+					return nil, fmt.Errorf("result row %d value %d: %w", len(rows), n, err)
+				}
+				if !isNull {
+					row[cols[n]] = v
+				}
+				n++
+				i = skipSpace(src, i)
+				if i < len(src) && src[i] == ',' {
+					i = skipSpace(src, i+1)
+					continue
+				}
+				if i < len(src) && src[i] == ']' {
+					i++
+					break
+				}
+				return nil, fmt.Errorf("result row %d: want , or ] after value %d", len(rows), n-1)
 			}
 		}
-		r.Rows[i] = row
+		if n != len(cols) {
+			return nil, fmt.Errorf("result row %d has %d values for %d columns", len(rows), n, len(cols))
+		}
+		rows = append(rows, row)
+		i = skipSpace(src, i)
+		if i < len(src) && src[i] == ',' {
+			i = skipSpace(src, i+1)
+			continue
+		}
+		if i < len(src) && src[i] == ']' {
+			return rows, trailing(src, i+1)
+		}
+		return nil, fmt.Errorf("result rows: want , or ] after row %d", len(rows)-1)
+	}
+}
+
+// readValue reads a JSON string or null at src[i:] and returns the index
+// after it.
+func readValue(src string, i int) (v string, isNull bool, next int, err error) {
+	if strings.HasPrefix(src[i:], "null") {
+		return "", true, i + 4, nil
+	}
+	if i >= len(src) || src[i] != '"' {
+		return "", false, i, errors.New("not a string or null")
+	}
+	start := i + 1
+	escaped, ascii := false, true
+	for j := start; j < len(src); j++ {
+		switch c := src[j]; {
+		case c == '"':
+			if !escaped && (ascii || utf8.ValidString(src[start:j])) {
+				return src[start:j], false, j + 1, nil
+			}
+			if err := json.Unmarshal([]byte(src[i:j+1]), &v); err != nil {
+				return "", false, i, err
+			}
+			return v, false, j + 1, nil
+		case c == '\\':
+			escaped = true
+			j++ // the escaped byte cannot end the string
+		case c < 0x20:
+			return "", false, i, errors.New("control character in string")
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return "", false, i, errors.New("unterminated string")
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func trailing(s string, i int) error {
+	if skipSpace(s, i) != len(s) {
+		return errors.New("result rows: data after the array")
 	}
 	return nil
 }

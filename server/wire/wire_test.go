@@ -174,7 +174,9 @@ func TestResultRefusesRaggedRows(t *testing.T) {
 	cases := []struct{ name, in, want string }{
 		{"short row", `{"v":1,"type":"result","result":{"query_id":"q","columns":["a","b"],"rows":[["x"]]}}`, "1 values for 2 columns"},
 		{"duplicate column", `{"v":1,"type":"result","result":{"query_id":"q","columns":["a","a"],"rows":[["x","y"]]}}`, "appears twice"},
-		{"number value", `{"v":1,"type":"result","result":{"query_id":"q","columns":["a"],"rows":[[1]]}}`, "cannot unmarshal number"},
+		{"number value", `{"v":1,"type":"result","result":{"query_id":"q","columns":["a"],"rows":[[1]]}}`, "not a string or null"},
+		{"long row", `{"v":1,"type":"result","result":{"query_id":"q","columns":["a"],"rows":[["x","y"]]}}`, "more values than its 1 columns"},
+		{"unterminated", `{"v":1,"type":"result","result":{"query_id":"q","columns":["a"],"rows":[["x]]}}`, "malformed"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
