@@ -303,3 +303,47 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 		t.Errorf("got %d alerts, want 200", len(all))
 	}
 }
+
+// Runs are written in multi-row batches: every size around a batch's
+// bound stores each run once and each advancing host's watermark.
+func TestRecordRunsBatchSizes(t *testing.T) {
+	ctx := context.Background()
+	base := time.UnixMilli(1_700_000_000_000).UTC()
+	for _, n := range []int{1, batchRows - 1, batchRows, batchRows + 1, 2*batchRows + 3} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			s, _ := openTemp(t)
+			recs := make([]RunRecord, n)
+			for i := range recs {
+				recs[i] = RunRecord{Run: RuleRun{HostID: fmt.Sprintf("h%03d", i), RuleID: "r1", From: base, To: base.Add(time.Duration(i) * time.Second),
+					Started: base, Finished: base, Rows: i, Status: "ok"}, Advance: i%2 == 0}
+			}
+			if _, err := s.RecordRuns(ctx, recs); err != nil {
+				t.Fatal(err)
+			}
+			runs, err := s.RuleRuns(ctx, "", "r1", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) != n {
+				t.Fatalf("got %d runs, want %d", len(runs), n)
+			}
+			seen := map[string]int{}
+			for _, r := range runs {
+				seen[r.HostID] = r.Rows
+			}
+			marks, err := s.Watermarks(ctx, "r1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, rec := range recs {
+				if got, ok := seen[rec.Run.HostID]; !ok || got != i {
+					t.Errorf("run of %s: got rows %d (stored %v), want %d", rec.Run.HostID, got, ok, i)
+				}
+				m, ok := marks[rec.Run.HostID]
+				if ok != rec.Advance || (ok && !m.Equal(rec.Run.To)) {
+					t.Errorf("watermark of %s: got %v (%v), want %v only if advanced (%v)", rec.Run.HostID, m, ok, rec.Run.To, rec.Advance)
+				}
+			}
+		})
+	}
+}
