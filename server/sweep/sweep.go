@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -199,10 +200,15 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 		res.Hosts += len(g.hosts)
 	}
 
+	// Each host's answer is evaluated as it arrives, while others are still
+	// answering, and its rows are dropped once evaluated: a match keeps its
+	// row (whose values share the chunk's one string), not the ECS document,
+	// which is rebuilt only for the alerts that are stored.
+	table := s.table()
 	var recs []store.RunRecord
 	var matches []match
 	for _, p := range ps {
-		for _, hr := range p.push.Wait() {
+		for hr := range p.push.Results {
 			rec := store.RunRecord{Run: store.RuleRun{
 				HostID: hr.HostID, RuleID: r.RuleID, From: p.w.from, To: now,
 				Started: p.at, Status: string(hr.Status), Error: hr.Error,
@@ -218,10 +224,11 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 			evalStart := time.Now()
 			rec.Run.Rows = len(hr.Rows)
 			for _, row := range hr.Rows {
-				doc := s.table().ECSDocument(row)
+				doc := table.ECSDocument(row)
 				setHost(doc, hr.HostID)
 				if r.Match(doc) {
-					matches = append(matches, match{host: hr.HostID, rec: len(recs), doc: doc, t: rowTime(row)})
+					matches = append(matches, match{host: hr.HostID, rec: len(recs), row: row, t: rowTime(row),
+						id: rules.AlertID(hr.HostID, eventID(doc), r.RuleID)})
 					rec.Run.Matches++
 				}
 			}
@@ -237,13 +244,13 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 	// max_signals: newest first; the rest are counted, per host, not lost
 	// silently. A match already alerted (an overlapping window) does not
 	// take a place.
-	known, err := s.existing(ctx, r, matches)
+	known, err := s.existing(ctx, matches)
 	if err != nil {
 		return res, err
 	}
 	fresh := matches[:0]
 	for _, m := range matches {
-		if !known[rules.AlertID(m.host, eventID(m.doc), r.RuleID)] {
+		if !known[m.id] {
 			fresh = append(fresh, m)
 		}
 	}
@@ -254,7 +261,9 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 			res.Dropped++
 			continue
 		}
-		a, err := storeAlert(r, m, now)
+		doc := table.ECSDocument(m.row)
+		setHost(doc, m.host)
+		a, err := storeAlert(r, m.host, doc, m.t, now)
 		if err != nil {
 			return res, err
 		}
@@ -272,28 +281,29 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 type match struct {
 	host string
 	rec  int
-	doc  map[string]any
+	row  map[string]string
 	t    int64
+	id   string // the alert id
 }
 
 // existing returns which of the matches' alert ids are already stored.
-func (s *Sweeper) existing(ctx context.Context, r *rules.Rule, ms []match) (map[string]bool, error) {
+func (s *Sweeper) existing(ctx context.Context, ms []match) (map[string]bool, error) {
 	ids := make([]string, 0, len(ms))
 	for _, m := range ms {
-		ids = append(ids, rules.AlertID(m.host, eventID(m.doc), r.RuleID))
+		ids = append(ids, m.id)
 	}
 	return s.Store.AlertsExist(ctx, ids)
 }
 
-func storeAlert(r *rules.Rule, m match, now time.Time) (store.Alert, error) {
-	a := rules.BuildAlert(r, m.host, m.doc, now)
-	doc, err := json.Marshal(a)
+func storeAlert(r *rules.Rule, host string, doc map[string]any, t int64, now time.Time) (store.Alert, error) {
+	a := rules.BuildAlert(r, host, doc, now)
+	b, err := json.Marshal(a)
 	if err != nil {
 		return store.Alert{}, fmt.Errorf("sweep: alert: %w", err)
 	}
 	return store.Alert{
-		ID: a.ID(), HostID: m.host, RuleID: r.RuleID, Time: time.Unix(m.t, 0).UTC(),
-		Severity: r.Severity, RiskScore: r.RiskScore, Created: now, Doc: doc,
+		ID: a.ID(), HostID: host, RuleID: r.RuleID, Time: time.Unix(t, 0).UTC(),
+		Severity: r.Severity, RiskScore: r.RiskScore, Created: now, Doc: b,
 	}, nil
 }
 
@@ -312,8 +322,7 @@ func eventID(doc map[string]any) string {
 }
 
 func rowTime(row map[string]string) int64 {
-	var t int64
-	fmt.Sscan(row["time"], &t)
+	t, _ := strconv.ParseInt(row["time"], 10, 64)
 	return t
 }
 

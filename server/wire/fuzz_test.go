@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -111,6 +112,27 @@ func FuzzDecodeRows(f *testing.F) {
 					t.Fatalf("%q: row %d column %s: got %q (present %v), want %v", data, i, cols[k], g, ok, v)
 				}
 			}
+		}
+	})
+}
+
+// FuzzResultUnmarshal checks that cutting the rows out before encoding/json
+// reads a result changes nothing: same result, same refusals.
+func FuzzResultUnmarshal(f *testing.F) {
+	f.Add([]byte(`{"query_id":"q","attempt":1,"seq":0,"columns":["a","b"],"rows":[["x",null]],"final":true,"status":"ok","stats":{"rows":1}}`))
+	f.Add([]byte(`{"query_id":"q","rows":[["x"]],"columns":["a"],"Rows":null}`))
+	f.Add([]byte(`{"query_id":"q","columns":["a"],"rows":[["x"]],"rows":[["y"]]}`))
+	f.Add([]byte(`{"query_id":"q\"","columns":["a"],"r\u006fws":[["x"]]}`))
+	f.Add([]byte(`{"query_id":"q","columns":["a"],"rows":null,"extra":{"k":["]","}"]}}`))
+	f.Add([]byte(` { "rows" : [ [ "1" ] ] , "columns" : [ "a" ] } `))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast, slow Result
+		errFast, errSlow := fast.unmarshal(data, true), slow.unmarshal(data, false)
+		if (errFast != nil) != (errSlow != nil) {
+			t.Fatalf("%q: got error %v, encoding/json alone says %v", data, errFast, errSlow)
+		}
+		if errFast == nil && !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q: got %+v, want %+v", data, fast, slow)
 		}
 	})
 }

@@ -90,19 +90,34 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads the column-wise form back into one map per row.
-// The envelope goes through encoding/json; the rows, nearly all of a
-// chunk's bytes, are read by decodeRows, which is what keeps a fleet's
-// answers from costing the sweeper a reflective allocation per value.
-func (r *Result) UnmarshalJSON(data []byte) error {
+// The rows, nearly all of a chunk's bytes, are cut out first (splitRows)
+// and read by decodeRows; encoding/json reads only the small rest. This is
+// what keeps a fleet's answers from costing the sweeper several scans of
+// every byte and a reflective allocation per value.
+func (r *Result) UnmarshalJSON(data []byte) error { return r.unmarshal(data, true) }
+
+// unmarshal is UnmarshalJSON; split false leaves the whole object to
+// encoding/json, the reference the fast path is checked against.
+func (r *Result) unmarshal(data []byte, split bool) error {
 	var j struct {
 		resultJSON
 		Rows json.RawMessage `json:"rows,omitempty"`
 	}
-	if err := json.Unmarshal(data, &j); err != nil {
+	head, raw, ok := data, []byte(nil), false
+	if split {
+		head, raw, ok = splitRows(data)
+	}
+	if !ok {
+		head = data
+	}
+	if err := json.Unmarshal(head, &j); err != nil {
 		return err
 	}
+	if !ok {
+		raw = j.Rows
+	}
 	*r = Result{QueryID: j.QueryID, Attempt: j.Attempt, Seq: j.Seq, Final: j.Final, Status: j.Status, Error: j.Error, Stats: j.Stats}
-	if len(j.Rows) == 0 || string(j.Rows) == "null" {
+	if len(raw) == 0 || string(raw) == "null" {
 		return nil
 	}
 	seen := make(map[string]bool, len(j.Columns))
@@ -112,7 +127,7 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 		}
 		seen[c] = true
 	}
-	rows, err := decodeRows(j.Rows, j.Columns)
+	rows, err := decodeRows(raw, j.Columns)
 	if err != nil {
 		return err
 	}
@@ -120,6 +135,134 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 		r.Rows = rows
 	}
 	return nil
+}
+
+// splitRows finds the value of the top-level "rows" member of a result
+// object and returns the object with that value replaced by null, and the
+// value. It only finds where values end; encoding/json still validates the
+// rest and decodeRows the rows. It declines (ok false), leaving the whole
+// object to encoding/json, for anything encoding/json might read
+// differently: an escaped key, a key equal to "rows" but for case (which
+// encoding/json would take for it), or "rows" twice.
+func splitRows(data []byte) (head, rows []byte, ok bool) {
+	i := skipSpaceB(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return nil, nil, false
+	}
+	start, end := -1, -1
+	i = skipSpaceB(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return data, nil, true
+	}
+	for {
+		if i >= len(data) || data[i] != '"' {
+			return nil, nil, false
+		}
+		keyEnd, escaped := skipString(data, i)
+		if keyEnd < 0 || escaped {
+			return nil, nil, false
+		}
+		key := string(data[i+1 : keyEnd-1])
+		i = skipSpaceB(data, keyEnd)
+		if i >= len(data) || data[i] != ':' {
+			return nil, nil, false
+		}
+		i = skipSpaceB(data, i+1)
+		vEnd := skipValue(data, i)
+		if vEnd < 0 {
+			return nil, nil, false
+		}
+		if key == "rows" {
+			if start >= 0 {
+				return nil, nil, false
+			}
+			start, end = i, vEnd
+		} else if strings.EqualFold(key, "rows") {
+			return nil, nil, false
+		}
+		i = skipSpaceB(data, vEnd)
+		if i < len(data) && data[i] == ',' {
+			i = skipSpaceB(data, i+1)
+			continue
+		}
+		if i < len(data) && data[i] == '}' {
+			break
+		}
+		return nil, nil, false
+	}
+	if start < 0 {
+		return data, nil, true
+	}
+	head = make([]byte, 0, len(data)-(end-start)+4)
+	head = append(append(append(head, data[:start]...), "null"...), data[end:]...)
+	return head, data[start:end], true
+}
+
+// skipString returns the index after the JSON string starting at data[i]
+// (a quote), and whether it holds an escape; -1 if it does not end.
+func skipString(data []byte, i int) (end int, escaped bool) {
+	for j := i + 1; j < len(data); j++ {
+		switch data[j] {
+		case '"':
+			return j + 1, escaped
+		case '\\':
+			escaped = true
+			j++
+		}
+	}
+	return -1, escaped
+}
+
+// skipValue returns the index after the JSON value starting at data[i], or
+// -1 if it does not end. It does not validate.
+func skipValue(data []byte, i int) int {
+	if i >= len(data) {
+		return -1
+	}
+	switch data[i] {
+	case '"':
+		end, _ := skipString(data, i)
+		return end
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(data); j++ {
+			switch data[j] {
+			case '"':
+				end, _ := skipString(data, j)
+				if end < 0 {
+					return -1
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(data) {
+		switch data[j] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			if j == i {
+				return -1 // no value
+			}
+			return j
+		}
+		j++
+	}
+	return j
+}
+
+func skipSpaceB(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // decodeRows reads a JSON array of rows, each an array of strings or nulls,
