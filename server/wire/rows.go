@@ -90,10 +90,11 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads the column-wise form back into one map per row.
-// The rows, nearly all of a chunk's bytes, are cut out first (splitRows)
-// and read by decodeRows; encoding/json reads only the small rest. This is
-// what keeps a fleet's answers from costing the sweeper several scans of
-// every byte and a reflective allocation per value.
+// The rows and columns, nearly all of a chunk's bytes, are cut out first
+// (splitResult) and read by decodeRows and decodeStrings; encoding/json
+// reads only the small rest. This is what keeps a fleet's answers from
+// costing the sweeper several scans of every byte, a reflective
+// allocation per value and a deep stack in every session's reader.
 func (r *Result) UnmarshalJSON(data []byte) error { return r.unmarshal(data, true) }
 
 // unmarshal is UnmarshalJSON; split false leaves the whole object to
@@ -101,33 +102,38 @@ func (r *Result) UnmarshalJSON(data []byte) error { return r.unmarshal(data, tru
 func (r *Result) unmarshal(data []byte, split bool) error {
 	var j struct {
 		resultJSON
-		Rows json.RawMessage `json:"rows,omitempty"`
+		Columns json.RawMessage `json:"columns,omitempty"`
+		Rows    json.RawMessage `json:"rows,omitempty"`
 	}
-	head, raw, ok := data, []byte(nil), false
-	if split {
-		head, raw, ok = splitRows(data)
-	}
-	if !ok {
-		head = data
+	var sp splitResult
+	ok := split && sp.split(data)
+	head := data
+	if ok {
+		head = sp.head
 	}
 	if err := json.Unmarshal(head, &j); err != nil {
 		return err
 	}
-	if !ok {
-		raw = j.Rows
+	rawCols, rawRows := j.Columns, j.Rows
+	if ok {
+		rawCols, rawRows = sp.columns, sp.rows
 	}
 	*r = Result{QueryID: j.QueryID, Attempt: j.Attempt, Seq: j.Seq, Final: j.Final, Status: j.Status, Error: j.Error, Stats: j.Stats}
-	if len(raw) == 0 || string(raw) == "null" {
+	cols, err := decodeStrings(rawCols)
+	if err != nil {
+		return err
+	}
+	if len(rawRows) == 0 || string(rawRows) == "null" {
 		return nil
 	}
-	seen := make(map[string]bool, len(j.Columns))
-	for _, c := range j.Columns {
+	seen := make(map[string]bool, len(cols))
+	for _, c := range cols {
 		if seen[c] {
 			return fmt.Errorf("result column %q appears twice", c)
 		}
 		seen[c] = true
 	}
-	rows, err := decodeRows(raw, j.Columns)
+	rows, err := decodeRows(rawRows, cols)
 	if err != nil {
 		return err
 	}
@@ -137,48 +143,62 @@ func (r *Result) unmarshal(data []byte, split bool) error {
 	return nil
 }
 
-// splitRows finds the value of the top-level "rows" member of a result
-// object and returns the object with that value replaced by null, and the
-// value. It only finds where values end; encoding/json still validates the
-// rest and decodeRows the rows. It declines (ok false), leaving the whole
-// object to encoding/json, for anything encoding/json might read
-// differently: an escaped key, a key equal to "rows" but for case (which
-// encoding/json would take for it), or "rows" twice.
-func splitRows(data []byte) (head, rows []byte, ok bool) {
+// splitResult cuts the values of the top-level "columns" and "rows"
+// members out of a result object: head is the object with both replaced by
+// null. It only finds where values end; encoding/json still validates the
+// rest, decodeStrings and decodeRows the values cut out. split declines
+// (false), leaving the whole object to encoding/json, for anything
+// encoding/json might read differently: an escaped key, a key equal to one
+// of the two but for case (which encoding/json would take for it), or a
+// member twice.
+type splitResult struct {
+	head, columns, rows []byte
+}
+
+func (sp *splitResult) split(data []byte) bool {
 	i := skipSpaceB(data, 0)
 	if i >= len(data) || data[i] != '{' {
-		return nil, nil, false
+		return false
 	}
-	start, end := -1, -1
+	type span struct{ start, end int }
+	var cut []span
+	var cols, rows span
 	i = skipSpaceB(data, i+1)
 	if i < len(data) && data[i] == '}' {
-		return data, nil, true
+		sp.head = data
+		return true
 	}
 	for {
 		if i >= len(data) || data[i] != '"' {
-			return nil, nil, false
+			return false
 		}
 		keyEnd, escaped := skipString(data, i)
 		if keyEnd < 0 || escaped {
-			return nil, nil, false
+			return false
 		}
 		key := string(data[i+1 : keyEnd-1])
 		i = skipSpaceB(data, keyEnd)
 		if i >= len(data) || data[i] != ':' {
-			return nil, nil, false
+			return false
 		}
 		i = skipSpaceB(data, i+1)
 		vEnd := skipValue(data, i)
 		if vEnd < 0 {
-			return nil, nil, false
+			return false
 		}
-		if key == "rows" {
-			if start >= 0 {
-				return nil, nil, false
+		switch {
+		case key == "rows" || key == "columns":
+			target := &rows
+			if key == "columns" {
+				target = &cols
 			}
-			start, end = i, vEnd
-		} else if strings.EqualFold(key, "rows") {
-			return nil, nil, false
+			if target.end > 0 {
+				return false
+			}
+			*target = span{i, vEnd}
+			cut = append(cut, *target)
+		case strings.EqualFold(key, "rows") || strings.EqualFold(key, "columns"):
+			return false
 		}
 		i = skipSpaceB(data, vEnd)
 		if i < len(data) && data[i] == ',' {
@@ -188,14 +208,60 @@ func splitRows(data []byte) (head, rows []byte, ok bool) {
 		if i < len(data) && data[i] == '}' {
 			break
 		}
-		return nil, nil, false
+		return false
 	}
-	if start < 0 {
-		return data, nil, true
+	if len(cut) == 0 {
+		sp.head = data
+		return true
 	}
-	head = make([]byte, 0, len(data)-(end-start)+4)
-	head = append(append(append(head, data[:start]...), "null"...), data[end:]...)
-	return head, data[start:end], true
+	head := make([]byte, 0, 128)
+	prev := 0
+	for _, c := range cut {
+		head = append(append(head, data[prev:c.start]...), "null"...)
+		prev = c.end
+	}
+	sp.head = append(head, data[prev:]...)
+	if cols.end > 0 {
+		sp.columns = data[cols.start:cols.end]
+	}
+	if rows.end > 0 {
+		sp.rows = data[rows.start:rows.end]
+	}
+	return true
+}
+
+// decodeStrings reads a JSON array of strings as encoding/json reads it
+// into a []string: null (or nothing) is no slice, a null element is "".
+func decodeStrings(data []byte) ([]string, error) {
+	src := string(data)
+	i := skipSpace(src, 0)
+	if i == len(src) || strings.HasPrefix(src[i:], "null") && trailing(src, i+4) == nil {
+		return nil, nil
+	}
+	if src[i] != '[' {
+		return nil, errors.New("result columns: not an array")
+	}
+	out := []string{}
+	i = skipSpace(src, i+1)
+	if i < len(src) && src[i] == ']' {
+		return out, trailing(src, i+1)
+	}
+	for {
+		v, _, next, err := readValue(src, i)
+		if err != nil {
+			return nil, fmt.Errorf("result column %d: %w", len(out), err)
+		}
+		out = append(out, v)
+		i = skipSpace(src, next)
+		if i < len(src) && src[i] == ',' {
+			i = skipSpace(src, i+1)
+			continue
+		}
+		if i < len(src) && src[i] == ']' {
+			return out, trailing(src, i+1)
+		}
+		return nil, fmt.Errorf("result columns: want , or ] after column %d", len(out)-1)
+	}
 }
 
 // skipString returns the index after the JSON string starting at data[i]
