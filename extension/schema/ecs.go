@@ -12,26 +12,64 @@ import (
 // the source lacked is missing, not "" — which is what EQL's null semantics
 // and `?field` need. Columns without an ECS name are kept under "scsweep.".
 func (t *Table) ECSDocument(row map[string]string) map[string]any {
+	return t.document(t.Columns, row)
+}
+
+func (t *Table) document(cols []Column, row map[string]string) map[string]any {
 	doc := make(map[string]any, 16)
 	for k, v := range t.Constant {
 		setPath(doc, k, v)
 	}
-	for _, c := range t.Columns {
+	for _, c := range cols {
 		v, ok := row[c.Name]
 		if !ok || v == "" {
 			continue
-		}
-		field := c.ECS
-		if field == "" {
-			field = "scsweep." + t.Name + "." + c.Name
 		}
 		val, ok := convert(c.Kind, v)
 		if !ok {
 			continue
 		}
-		setPath(doc, field, val)
+		setPath(doc, t.ecsName(c), val)
 	}
 	return doc
+}
+
+func (t *Table) ecsName(c Column) string {
+	if c.ECS == "" {
+		return "scsweep." + t.Name + "." + c.Name
+	}
+	return c.ECS
+}
+
+// Projection builds the part of a row's ECS document that a set of fields
+// reads; see Table.Project.
+type Projection struct {
+	t    *Table
+	cols []Column
+}
+
+// Project returns a projection onto fields (dotted ECS names): its
+// documents hold the table's constant fields and every column whose field
+// is one of fields, lies under one (a field naming an object), or holds
+// one (a field reaching into a JSON value) — all an evaluator reading only
+// those fields can see, built from a few columns instead of all.
+func (t *Table) Project(fields []string) *Projection {
+	p := &Projection{t: t}
+	for _, c := range t.Columns {
+		name := t.ecsName(c)
+		for _, f := range fields {
+			if name == f || strings.HasPrefix(name, f+".") || strings.HasPrefix(f, name+".") {
+				p.cols = append(p.cols, c)
+				break
+			}
+		}
+	}
+	return p
+}
+
+// Document is ECSDocument restricted to the projection's columns.
+func (p *Projection) Document(row map[string]string) map[string]any {
+	return p.t.document(p.cols, row)
 }
 
 func convert(kind ValueKind, v string) (any, bool) {

@@ -183,3 +183,58 @@ func orderValues(a, b value) int {
 func Lookup(ev map[string]any, field string) any {
 	return newResolver(splitField(field)).get(ev)
 }
+
+// Fields returns the dotted names of the fields the query's condition
+// reads, the category field included, each once. An event holding only
+// these fields matches exactly as the whole event does. It returns nil
+// when it cannot tell (a node it does not know): use the whole event.
+func (q *Query) Fields() []string {
+	seen := map[string]bool{}
+	out := []string{}
+	unknown := false
+	var walk func(n node)
+	walk = func(n node) {
+		switch x := n.(type) {
+		case *fieldRef:
+			if p := x.path(); !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		case notNode:
+			walk(x.x)
+		case andNode:
+			walk(x.l)
+			walk(x.r)
+		case orNode:
+			walk(x.l)
+			walk(x.r)
+		case cmpNode:
+			walk(x.l)
+			walk(x.r)
+		case arithNode:
+			walk(x.l)
+			walk(x.r)
+		case negNode:
+			walk(x.x)
+		case inNode:
+			walk(x.x)
+			for _, e := range x.list {
+				walk(e)
+			}
+		case matchNode:
+			walk(x.x)
+		case callNode:
+			for _, a := range x.args {
+				walk(a)
+			}
+		case nullLit, boolLit, intLit, numLit, strLit:
+		default:
+			unknown = true
+		}
+	}
+	walk(q.cond)
+	if unknown {
+		return nil
+	}
+	return out
+}

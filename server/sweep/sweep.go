@@ -205,6 +205,7 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 	// row (whose values share the chunk's one string), not the ECS document,
 	// which is rebuilt only for the alerts that are stored.
 	table := s.table()
+	eval := evaluator(table, r)
 	var recs []store.RunRecord
 	var matches []match
 	for _, p := range ps {
@@ -224,7 +225,7 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 			evalStart := time.Now()
 			rec.Run.Rows = len(hr.Rows)
 			for _, row := range hr.Rows {
-				doc := table.ECSDocument(row)
+				doc := eval(row)
 				setHost(doc, hr.HostID)
 				if r.Match(doc) {
 					matches = append(matches, match{host: hr.HostID, rec: len(recs), row: row, t: rowTime(row),
@@ -276,6 +277,18 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 	res.Created = created
 	res.Finished = time.Now()
 	return res, nil
+}
+
+// evaluator returns how a row becomes the document the rule is matched
+// against: only the fields the rule reads (and event.id, the alert's key),
+// when the rule says which, since building all of a wide row's ECS
+// document for every candidate row is most of a sweep's evaluation.
+func evaluator(table *schema.Table, r *rules.Rule) func(map[string]string) map[string]any {
+	fields := r.CompiledQuery().Fields()
+	if fields == nil {
+		return table.ECSDocument
+	}
+	return table.Project(append(fields, "event.id", "host.id")).Document
 }
 
 type match struct {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"scsweep/extension/schema"
 	"scsweep/server/datadir"
 	"scsweep/server/hostsim"
 	"scsweep/server/hub"
@@ -203,5 +204,47 @@ func TestSweepOfflineHostGapIsSweptOnReturn(t *testing.T) {
 	}
 	if res.Created != 10 {
 		t.Fatalf("sweep after return: got %+v, want the returned host's 10 alerts", res)
+	}
+}
+
+// The rule is matched against a document of only the fields it reads: for
+// rows that match and rows that miss on each of its conditions, that
+// decides exactly as the whole document does.
+func TestEvaluatorMatchesAsTheWholeDocument(t *testing.T) {
+	r := bundledRule(t, 0)
+	table := &schema.ProcessLineageEvents
+	eval := evaluator(table, r)
+	base := map[string]string{"eid": "e1", "time": "1767225600", "ingested": "1767225600", "name": "cmd.exe", "path": `C:\Windows\System32\cmd.exe`,
+		"parent_name": "ScreenConnect.Service.exe", "pe_original_file_name": "Cmd.Exe", "os_type": "windows", "signature_trusted": "1"}
+	variants := []map[string]string{
+		{}, {"name": "CMD.EXE"}, {"name": "svchost.exe"}, {"name": "svchost.exe", "pe_original_file_name": "PowerShell.EXE"},
+		{"name": "", "pe_original_file_name": ""}, {"parent_name": "ScreenConnect.ClientService.exe"}, {"parent_name": ""},
+		{"os_type": "linux"}, {"os_type": ""}, {"name": "powershell_ise.exe"}, {"name": "x.exe", "pe_original_file_name": "pwsh.dll"},
+	}
+	matched := 0
+	for i, v := range variants {
+		row := map[string]string{}
+		for k, x := range base {
+			row[k] = x
+		}
+		for k, x := range v {
+			row[k] = x
+		}
+		full := table.ECSDocument(row)
+		setHost(full, "h")
+		part := eval(row)
+		setHost(part, "h")
+		if got, want := r.Match(part), r.Match(full); got != want {
+			t.Errorf("variant %d %v: got match %v on the rule's fields, want %v as on the whole document", i, v, got, want)
+		}
+		if eventID(part) != "e1" {
+			t.Errorf("variant %d: got event id %q, want e1", i, eventID(part))
+		}
+		if r.Match(full) {
+			matched++
+		}
+	}
+	if matched == 0 || matched == len(variants) {
+		t.Errorf("got %d of %d variants matching, want some of each", matched, len(variants))
 	}
 }
