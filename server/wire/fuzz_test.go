@@ -69,6 +69,7 @@ func FuzzDecodeRows(f *testing.F) {
 	f.Add([]byte(`[["x",null],["y","z"]]`), 2)
 	f.Add([]byte(` [ [ "a\"b\\c\u00e9\ud83d\ude00" , null ] ] `), 2)
 	f.Add([]byte("[[\"\xff\xfe\",\"é\"]]"), 2)
+	f.Add([]byte(`[["\ud800x\udc00\ud83d\u0041\/\b\f\t"]]`), 1)
 	f.Add([]byte(`[[1]]`), 1)
 	f.Add([]byte(`[]`), 0)
 	f.Add([]byte(`[[]]`), 0)

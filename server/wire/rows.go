@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -421,7 +422,8 @@ func readValue(src string, i int) (v string, isNull bool, next int, err error) {
 			if !escaped && (ascii || utf8.ValidString(src[start:j])) {
 				return src[start:j], false, j + 1, nil
 			}
-			if err := json.Unmarshal([]byte(src[i:j+1]), &v); err != nil {
+			v, err := unquote(src[start:j])
+			if err != nil {
 				return "", false, i, err
 			}
 			return v, false, j + 1, nil
@@ -435,6 +437,94 @@ func readValue(src string, i int) (v string, isNull bool, next int, err error) {
 		}
 	}
 	return "", false, i, errors.New("unterminated string")
+}
+
+// unquote reads the inside of a JSON string exactly as encoding/json does:
+// the escapes JSON allows, surrogate pairs joined, a lone surrogate or an
+// invalid UTF-8 byte each become U+FFFD. Windows paths make escaped
+// strings the common case, not the exception.
+func unquote(s string) (string, error) {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\\':
+			if i+1 >= len(s) {
+				return "", errors.New("unterminated escape")
+			}
+			switch e := s[i+1]; e {
+			case '"', '\\', '/':
+				b = append(b, e)
+			case 'b':
+				b = append(b, '\b')
+			case 'f':
+				b = append(b, '\f')
+			case 'n':
+				b = append(b, '\n')
+			case 'r':
+				b = append(b, '\r')
+			case 't':
+				b = append(b, '\t')
+			case 'u':
+				r, ok := hex4(s, i+2)
+				if !ok {
+					return "", errors.New("bad \\u escape")
+				}
+				i += 6
+				if utf16.IsSurrogate(r) {
+					if r2, ok := hex4(s, i+2); ok && i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
+						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+							b = utf8.AppendRune(b, d)
+							i += 6
+							continue
+						}
+					}
+					r = utf8.RuneError
+				}
+				b = utf8.AppendRune(b, r)
+				continue
+			default:
+				return "", fmt.Errorf("bad escape \\%c", e)
+			}
+			i += 2
+		case c < 0x20:
+			return "", errors.New("control character in string")
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			i++
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, "\uFFFD"...)
+			} else {
+				b = append(b, s[i:i+size]...)
+			}
+			i += size
+		}
+	}
+	return string(b), nil
+}
+
+// hex4 reads the 4 hex digits of a \u escape at s[i:].
+func hex4(s string, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte(s[i : i+4]) {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r*16 + rune(c)
+	}
+	return r, true
 }
 
 func skipSpace(s string, i int) int {
