@@ -137,3 +137,25 @@ func FuzzResultUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeResultFast checks the result fast path against encoding/json:
+// whatever it accepts, encoding/json reads to the same message.
+func FuzzDecodeResultFast(f *testing.F) {
+	f.Add([]byte(`{"v":1,"type":"result","result":{"query_id":"q","attempt":0,"seq":0,"columns":["a","b"],"rows":[["C:\\x",null]],"final":true,"status":"ok","stats":{"rows":1,"bytes":9,"chunks":1,"wall_ms":3}}}`))
+	f.Add([]byte(` { "v" : 1 , "type" : "result" , "result" : { "query_id" : "q\u00e9" , "seq" : -0 , "error" : "e\n" } } `))
+	f.Add([]byte(`{"v":1,"type":"result","result":{"query_id":"q","attempt":01}}`))
+	f.Add([]byte(`{"v":1,"type":"result","result":{"query_id":"q","columns":["a"],"rows":[["\ud800"]],"stats":{"rows":1e2}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := decodeResult(data)
+		if !ok {
+			return
+		}
+		var ref Message
+		if err := json.Unmarshal(data, &ref); err != nil {
+			t.Fatalf("%q: fast path accepted it, encoding/json says %v", data, err)
+		}
+		if !reflect.DeepEqual(fast, &ref) {
+			t.Fatalf("%q: got %+v, want %+v", data, fast, &ref)
+		}
+	})
+}

@@ -267,7 +267,7 @@ func decodeStrings(data []byte) ([]string, error) {
 
 // skipString returns the index after the JSON string starting at data[i]
 // (a quote), and whether it holds an escape; -1 if it does not end.
-func skipString(data []byte, i int) (end int, escaped bool) {
+func skipString[T ~string | ~[]byte](data T, i int) (end int, escaped bool) {
 	for j := i + 1; j < len(data); j++ {
 		switch data[j] {
 		case '"':
@@ -282,7 +282,7 @@ func skipString(data []byte, i int) (end int, escaped bool) {
 
 // skipValue returns the index after the JSON value starting at data[i], or
 // -1 if it does not end. It does not validate.
-func skipValue(data []byte, i int) int {
+func skipValue[T ~string | ~[]byte](data T, i int) int {
 	if i >= len(data) {
 		return -1
 	}
@@ -339,7 +339,10 @@ func skipSpaceB(b []byte, i int) int {
 // encoding/json, so unescaping and the replacement of invalid UTF-8 are
 // exactly what encoding/json does.
 func decodeRows(data []byte, cols []string) ([]map[string]string, error) {
-	src := string(data)
+	return decodeRowsString(string(data), cols)
+}
+
+func decodeRowsString(src string, cols []string) ([]map[string]string, error) {
 	i := skipSpace(src, 0)
 	if i >= len(src) || src[i] != '[' {
 		return nil, errors.New("result rows: not an array")
