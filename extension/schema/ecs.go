@@ -122,3 +122,75 @@ func setPath(doc map[string]any, path string, v any) {
 		m, path = next, path[i+1:]
 	}
 }
+
+// Reusing returns a function that fills one document, reused from call to
+// call, with a row's projected fields; the document is valid until the
+// next call. It spares a sweep a handful of maps per candidate row. A
+// reused document keeps emptied objects where a fresh one has none, which
+// only a reader of those objects (not of their fields) could tell, so ok
+// is false unless every one of fields names a column's field or a
+// constant exactly, and no two of the columns or constants nest or
+// coincide.
+func (p *Projection) Reusing(fields []string) (fill func(row map[string]string) map[string]any, ok bool) {
+	leaves := map[string]bool{}
+	var paths []string
+	for _, c := range p.cols {
+		paths = append(paths, p.t.ecsName(c))
+	}
+	for k := range p.t.Constant {
+		paths = append(paths, k)
+	}
+	for _, a := range paths {
+		if leaves[a] {
+			return nil, false
+		}
+		leaves[a] = true
+		for _, b := range paths {
+			if strings.HasPrefix(b, a+".") {
+				return nil, false
+			}
+		}
+	}
+	for _, f := range fields {
+		if !leaves[f] {
+			return nil, false
+		}
+	}
+	doc := p.t.document(nil, nil) // the constants
+	parents := make([]map[string]any, len(p.cols))
+	keys := make([]string, len(p.cols))
+	for i, c := range p.cols {
+		path := p.t.ecsName(c)
+		m := doc
+		for {
+			j := strings.IndexByte(path, '.')
+			if j < 0 {
+				break
+			}
+			next, ok := m[path[:j]].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				m[path[:j]] = next
+			}
+			m, path = next, path[j+1:]
+		}
+		parents[i], keys[i] = m, path
+	}
+	return func(row map[string]string) map[string]any {
+		for i, c := range p.cols {
+			v, ok := row[c.Name]
+			var val any
+			if ok && v != "" {
+				val, ok = convert(c.Kind, v)
+			} else {
+				ok = false
+			}
+			if ok {
+				parents[i][keys[i]] = val
+			} else {
+				delete(parents[i], keys[i])
+			}
+		}
+		return doc
+	}, true
+}

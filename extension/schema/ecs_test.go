@@ -2,6 +2,7 @@ package schema
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -33,4 +34,45 @@ func TestProjectKeepsWhatFieldsReach(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestReusingFillsAsDocument(t *testing.T) {
+	fields := []string{"process.name", "process.parent.name", "host.os.type", "event.category", "event.id"}
+	p := ProcessLineageEvents.Project(fields)
+	fill, ok := p.Reusing(fields)
+	if !ok {
+		t.Fatal("got no reusing filler for fields that are all columns or constants, want one")
+	}
+	rows := []map[string]string{
+		{"eid": "1", "name": "cmd.exe", "parent_name": "ScreenConnect.Service.exe", "os_type": "windows"},
+		{"eid": "2", "name": "", "os_type": "windows"},
+		{"eid": "3", "parent_name": "x.exe"},
+		{},
+	}
+	for i, row := range rows {
+		want := p.Document(row)
+		got := fill(row)
+		for _, f := range fields {
+			if g, w := lookup(got, f), lookup(want, f); !reflect.DeepEqual(g, w) {
+				t.Errorf("row %d field %s: got %v, want %v", i, f, g, w)
+			}
+		}
+	}
+	if _, ok := p.Reusing([]string{"process.parent"}); ok {
+		t.Errorf("got a reusing filler for a field naming an object, want none")
+	}
+}
+
+func lookup(doc map[string]any, path string) any {
+	var cur any = doc
+	for _, seg := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		if cur, ok = m[seg]; !ok {
+			return nil
+		}
+	}
+	return cur
 }

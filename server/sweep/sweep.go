@@ -283,12 +283,24 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 // against: only the fields the rule reads (and event.id, the alert's key),
 // when the rule says which, since building all of a wide row's ECS
 // document for every candidate row is most of a sweep's evaluation.
+// Where it can, one document is refilled for every row: a match keeps the
+// row and alert id, never the document.
 func evaluator(table *schema.Table, r *rules.Rule) func(map[string]string) map[string]any {
 	fields := r.CompiledQuery().Fields()
 	if fields == nil {
 		return table.ECSDocument
 	}
-	return table.Project(append(fields, "event.id", "host.id")).Document
+	p := table.Project(append(fields, "event.id", "host.id"))
+	var own []string // host.id is set by the sweep, not by a column
+	for _, f := range fields {
+		if f != "host.id" {
+			own = append(own, f)
+		}
+	}
+	if fill, ok := p.Reusing(own); ok {
+		return fill
+	}
+	return p.Document
 }
 
 type match struct {

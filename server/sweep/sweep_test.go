@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"testing"
 	"time"
 
@@ -243,6 +244,9 @@ func TestEvaluatorMatchesAsTheWholeDocument(t *testing.T) {
 		if r.Match(full) {
 			matched++
 		}
+	}
+	if a, b := eval(base), eval(base); reflect.ValueOf(a).UnsafePointer() != reflect.ValueOf(b).UnsafePointer() {
+		t.Errorf("got a new document per row for the bundled rule, want one refilled")
 	}
 	if matched == 0 || matched == len(variants) {
 		t.Errorf("got %d of %d variants matching, want some of each", matched, len(variants))
