@@ -347,3 +347,42 @@ func TestRecordRunsBatchSizes(t *testing.T) {
 		})
 	}
 }
+
+// Both ways AlertsExistSince answers (a scan of the rule's recent alerts,
+// or a lookup per id when those are as many as the ids) give the same.
+func TestAlertsExistSince(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	base := time.UnixMilli(1_700_000_000_000).UTC()
+	a := []Alert{alert("old", "h1", base.Add(-time.Hour)), alert("a", "h1", base), alert("b", "h2", base.Add(time.Minute))}
+	other := alert("c", "h1", base)
+	other.RuleID = "r2"
+	if _, err := s.InsertAlerts(ctx, append(a, other)); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		ids  []string
+		want []string
+	}{
+		{"scan: fewer alerts than ids", []string{"a", "b", "x", "y", "z", "c"}, []string{"a", "b"}},
+		{"lookups: as many alerts as ids", []string{"a", "x"}, []string{"a"}},
+		{"nothing to check", nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := s.AlertsExistSince(ctx, "r1", base, c.ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(c.want) {
+				t.Errorf("got %v, want %v", got, c.want)
+			}
+			for _, id := range c.want {
+				if !got[id] {
+					t.Errorf("got %v, want %s in it", got, id)
+				}
+			}
+		})
+	}
+}

@@ -245,7 +245,7 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 	// max_signals: newest first; the rest are counted, per host, not lost
 	// silently. A match already alerted (an overlapping window) does not
 	// take a place.
-	known, err := s.existing(ctx, matches)
+	known, err := s.existing(ctx, r, matches)
 	if err != nil {
 		return res, err
 	}
@@ -311,13 +311,19 @@ type match struct {
 	id   string // the alert id
 }
 
-// existing returns which of the matches' alert ids are already stored.
-func (s *Sweeper) existing(ctx context.Context, ms []match) (map[string]bool, error) {
+// existing returns which of the matches' alert ids are already stored. An
+// alert's time is its event's, so none of them is older than the oldest
+// match.
+func (s *Sweeper) existing(ctx context.Context, r *rules.Rule, ms []match) (map[string]bool, error) {
 	ids := make([]string, 0, len(ms))
-	for _, m := range ms {
+	var oldest int64
+	for i, m := range ms {
 		ids = append(ids, m.id)
+		if i == 0 || m.t < oldest {
+			oldest = m.t
+		}
 	}
-	return s.Store.AlertsExist(ctx, ids)
+	return s.Store.AlertsExistSince(ctx, r.RuleID, time.Unix(oldest, 0), ids)
 }
 
 func storeAlert(r *rules.Rule, host string, doc map[string]any, t int64, now time.Time) (store.Alert, error) {
