@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"scsweep/server/hunt"
+	"scsweep/server/rules"
+	"scsweep/server/sweep"
 )
 
 // rss returns the process's resident set in bytes (Linux; 0 elsewhere).
@@ -145,30 +148,12 @@ func BenchmarkHubOnly(b *testing.B) {
 			}
 			sw := startSweeper(b)
 			heap0, rss0 := settledMem()
-			dir := b.TempDir()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestFleetProcess$", "-test.timeout=0")
-			cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d %s %s %s %s", childEnv, n, sw.url,
-				filepath.Join(sw.dir.Path, "tls/ca.pem"), filepath.Join(sw.dir.Path, "enroll_secret"), dir))
-			stdin, err := cmd.StdinPipe()
-			if err != nil {
-				b.Fatal(err)
-			}
-			cmd.Stderr = os.Stderr
-			if err := cmd.Start(); err != nil {
-				b.Fatal(err)
-			}
-			defer func() { stdin.Close(); cmd.Wait() }()
 			start := time.Now()
-			for sw.hub.Connected() < n {
-				if cmd.ProcessState != nil {
-					b.Fatal("agent process ended")
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			child := startChildFleet(b, sw, n)
 			connectAll := time.Since(start)
 			time.Sleep(time.Second) // presence writes settle
 			heap1, rss1 := settledMem()
-			selfCPU0, childCPU0 := cpuSeconds("self"), cpuSeconds(strconv.Itoa(cmd.Process.Pid))
+			selfCPU0, childCPU0 := cpuSeconds("self"), cpuSeconds(child)
 			if p := os.Getenv("CPUPROF"); p != "" {
 				f, _ := os.Create(p)
 				pprof.StartCPUProfile(f)
@@ -195,7 +180,7 @@ func BenchmarkHubOnly(b *testing.B) {
 			}
 			sweeps := float64(b.N)
 			b.ReportMetric((cpuSeconds("self")-selfCPU0)/sweeps, "sweeper-cpu-s/op")
-			b.ReportMetric((cpuSeconds(strconv.Itoa(cmd.Process.Pid))-childCPU0)/sweeps, "agents-cpu-s/op")
+			b.ReportMetric((cpuSeconds(child)-childCPU0)/sweeps, "agents-cpu-s/op")
 			_, rss2 := settledMem()
 			b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 			b.ReportMetric((heap1-heap0)/float64(n), "heap+stack-B/conn")
@@ -204,6 +189,44 @@ func BenchmarkHubOnly(b *testing.B) {
 			b.ReportMetric(connectAll.Seconds(), "s-to-enroll-all")
 		})
 	}
+}
+
+// startChildFleet starts n agents in a child process against sw, waits until
+// every one holds a session, and returns the child's pid for cpuSeconds.
+// HOSTSIM_AGENT_CPUS (a taskset CPU list, e.g. "1") pins the child, so the
+// sweeper's wall time can be read with the agents kept off its core.
+func startChildFleet(b *testing.B, sw *sweeper, n int) (pid string) {
+	b.Helper()
+	if lim := openFileLimit(); lim < n+512 {
+		b.Skipf("%d hosts need %d file descriptors per process, the limit is %d (ulimit -n)", n, n+512, lim)
+	}
+	dir := b.TempDir()
+	name, args := os.Args[0], []string{"-test.run=^TestFleetProcess$", "-test.timeout=0"}
+	if cpus := os.Getenv("HOSTSIM_AGENT_CPUS"); cpus != "" {
+		name, args = "taskset", append([]string{"-c", cpus, os.Args[0]}, args...)
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d %s %s %s %s", childEnv, n, sw.url,
+		filepath.Join(sw.dir.Path, "tls/ca.pem"), filepath.Join(sw.dir.Path, "enroll_secret"), dir))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	b.Cleanup(func() { stdin.Close(); <-exited })
+	for sw.hub.Connected() < n {
+		select {
+		case <-exited:
+			b.Fatal("agent process ended")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return strconv.Itoa(cmd.Process.Pid)
 }
 
 // failures describes the first failed answers of a hunt.
@@ -238,4 +261,81 @@ func cpuSeconds(pid string) float64 {
 	u, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (u + st) / 100
+}
+
+// BenchmarkSweeperSweep runs the bundled ScreenConnect rule's sweep
+// (sweep.Sweeper.Sweep: push-down SQL per window group, every host's rows
+// converted to ECS and matched, runs, watermarks and alerts stored in one
+// transaction) over agents in a child process. One op is one sweep of the
+// whole fleet. The clock is fixed and the look-back reaches the simulated
+// rows, so every sweep re-finds each host's 5 matches: the overlap path,
+// where known alerts are skipped and max_signals caps the new ones. A
+// first sweep (first contact, window from the epoch) runs before timing.
+// CPUPROF=FILE writes a CPU profile of the timed sweeps.
+func BenchmarkSweeperSweep(b *testing.B) {
+	if runtime.GOOS != "linux" {
+		b.Skip("reads CPU time from /proc")
+	}
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
+			sw := startSweeper(b)
+			child := startChildFleet(b, sw, n)
+			time.Sleep(time.Second) // presence writes settle
+			rs, err := rules.Bundled()
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := *rs[0]
+			r.Lookback = 400 * 24 * time.Hour
+			now := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+			s := &sweep.Sweeper{Hub: sw.hub, Store: sw.store, Rules: []*rules.Rule{&r}, Now: func() time.Time { return now },
+				QueryTimeout: 5 * time.Minute, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			ctx := context.Background()
+			check := func(res sweep.Result, err error) {
+				b.Helper()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Answered != n || res.Rows != 5*n || res.Matches != 5*n || len(res.Failed) != 0 {
+					b.Fatalf("got %d answered, %d rows, %d matches, %d failed; want %d hosts answering %d rows, all matching",
+						res.Answered, res.Rows, res.Matches, len(res.Failed), n, 5*n)
+				}
+			}
+			check(s.Sweep(ctx, &r))
+			selfCPU0, childCPU0 := cpuSeconds("self"), cpuSeconds(child)
+			if p := os.Getenv("CPUPROF"); p != "" {
+				f, err := os.Create(p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				pprof.StartCPUProfile(f)
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
+			rows := 0
+			var last sweep.Result
+			for b.Loop() {
+				res, err := s.Sweep(ctx, &r)
+				check(res, err)
+				rows += res.Rows
+				last = res
+			}
+			sweeps := float64(b.N)
+			b.ReportMetric((cpuSeconds("self")-selfCPU0)/sweeps, "sweeper-cpu-s/op")
+			b.ReportMetric((cpuSeconds(child)-childCPU0)/sweeps, "agents-cpu-s/op")
+			b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+			// What the sweeper still did after the last host's answer was
+			// evaluated: the alert checks, the cap and the store transaction.
+			runs, err := sw.store.RuleRuns(ctx, "", r.RuleID, n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var evaluated time.Time
+			for _, run := range runs {
+				if run.Finished.After(evaluated) {
+					evaluated = run.Finished
+				}
+			}
+			b.ReportMetric(last.Finished.Sub(evaluated).Seconds(), "s-after-last-answer")
+		})
+	}
 }

@@ -59,34 +59,34 @@ func (s *Store) RecordRuns(ctx context.Context, recs []RunRecord) (created int, 
 			return err
 		}
 		created = ins
-		run, err := tx.PrepareContext(ctx, `INSERT INTO rule_runs (host_id, rule_id, window_from, window_to, started, finished, rows, matches, dropped, status, error, query_ms, eval_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer run.Close()
-		wm, err := tx.PrepareContext(ctx, `INSERT INTO watermarks (host_id, rule_id, swept_to, updated) VALUES (?, ?, ?, ?)
-			ON CONFLICT (host_id, rule_id) DO UPDATE SET swept_to = MAX(swept_to, excluded.swept_to), updated = excluded.updated`)
-		if err != nil {
-			return err
-		}
-		defer wm.Close()
-		now := time.Now().UnixMilli()
 		for _, rec := range recs {
-			r := rec.Run
-			if r.HostID == "" || r.RuleID == "" {
+			if rec.Run.HostID == "" || rec.Run.RuleID == "" {
 				return errors.New("run without host or rule id")
 			}
-			if _, err := run.ExecContext(ctx, r.HostID, r.RuleID, ms(r.From), ms(r.To), ms(r.Started), ms(r.Finished), r.Rows, r.Matches, r.Dropped, r.Status, r.Error, r.QueryMS, r.EvalMS); err != nil {
+		}
+		now := time.Now().UnixMilli()
+		runs := &batchInsert{ctx: ctx, tx: tx, cols: 13,
+			head: `INSERT INTO rule_runs (host_id, rule_id, window_from, window_to, started, finished, rows, matches, dropped, status, error, query_ms, eval_ms) VALUES `}
+		marks := &batchInsert{ctx: ctx, tx: tx, cols: 4,
+			head: `INSERT INTO watermarks (host_id, rule_id, swept_to, updated) VALUES `,
+			tail: ` ON CONFLICT (host_id, rule_id) DO UPDATE SET swept_to = MAX(swept_to, excluded.swept_to), updated = excluded.updated`}
+		defer runs.close()
+		defer marks.close()
+		for _, rec := range recs {
+			r := rec.Run
+			if err := runs.add(r.HostID, r.RuleID, ms(r.From), ms(r.To), ms(r.Started), ms(r.Finished), r.Rows, r.Matches, r.Dropped, r.Status, r.Error, r.QueryMS, r.EvalMS); err != nil {
 				return err
 			}
 			if rec.Advance {
-				if _, err := wm.ExecContext(ctx, r.HostID, r.RuleID, ms(r.To), now); err != nil {
+				if err := marks.add(r.HostID, r.RuleID, ms(r.To), now); err != nil {
 					return err
 				}
 			}
 		}
-		return nil
+		if err := runs.flush(); err != nil {
+			return err
+		}
+		return marks.flush()
 	})
 	return created, err
 }

@@ -303,3 +303,86 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 		t.Errorf("got %d alerts, want 200", len(all))
 	}
 }
+
+// Runs are written in multi-row batches: every size around a batch's
+// bound stores each run once and each advancing host's watermark.
+func TestRecordRunsBatchSizes(t *testing.T) {
+	ctx := context.Background()
+	base := time.UnixMilli(1_700_000_000_000).UTC()
+	for _, n := range []int{1, batchRows - 1, batchRows, batchRows + 1, 2*batchRows + 3} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			s, _ := openTemp(t)
+			recs := make([]RunRecord, n)
+			for i := range recs {
+				recs[i] = RunRecord{Run: RuleRun{HostID: fmt.Sprintf("h%03d", i), RuleID: "r1", From: base, To: base.Add(time.Duration(i) * time.Second),
+					Started: base, Finished: base, Rows: i, Status: "ok"}, Advance: i%2 == 0}
+			}
+			if _, err := s.RecordRuns(ctx, recs); err != nil {
+				t.Fatal(err)
+			}
+			runs, err := s.RuleRuns(ctx, "", "r1", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) != n {
+				t.Fatalf("got %d runs, want %d", len(runs), n)
+			}
+			seen := map[string]int{}
+			for _, r := range runs {
+				seen[r.HostID] = r.Rows
+			}
+			marks, err := s.Watermarks(ctx, "r1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, rec := range recs {
+				if got, ok := seen[rec.Run.HostID]; !ok || got != i {
+					t.Errorf("run of %s: got rows %d (stored %v), want %d", rec.Run.HostID, got, ok, i)
+				}
+				m, ok := marks[rec.Run.HostID]
+				if ok != rec.Advance || (ok && !m.Equal(rec.Run.To)) {
+					t.Errorf("watermark of %s: got %v (%v), want %v only if advanced (%v)", rec.Run.HostID, m, ok, rec.Run.To, rec.Advance)
+				}
+			}
+		})
+	}
+}
+
+// Both ways AlertsExistSince answers (a scan of the rule's recent alerts,
+// or a lookup per id when those are as many as the ids) give the same.
+func TestAlertsExistSince(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	base := time.UnixMilli(1_700_000_000_000).UTC()
+	a := []Alert{alert("old", "h1", base.Add(-time.Hour)), alert("a", "h1", base), alert("b", "h2", base.Add(time.Minute))}
+	other := alert("c", "h1", base)
+	other.RuleID = "r2"
+	if _, err := s.InsertAlerts(ctx, append(a, other)); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		ids  []string
+		want []string
+	}{
+		{"scan: fewer alerts than ids", []string{"a", "b", "x", "y", "z", "c"}, []string{"a", "b"}},
+		{"lookups: as many alerts as ids", []string{"a", "x"}, []string{"a"}},
+		{"nothing to check", nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := s.AlertsExistSince(ctx, "r1", base, c.ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(c.want) {
+				t.Errorf("got %v, want %v", got, c.want)
+			}
+			for _, id := range c.want {
+				if !got[id] {
+					t.Errorf("got %v, want %s in it", got, id)
+				}
+			}
+		})
+	}
+}

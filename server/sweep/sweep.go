@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -158,13 +159,6 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	// Rows are matched as they come, against the table's columns; only a
-	// match is turned into the ECS document its alert carries. host.id is
-	// the one field the sweeper adds to every document (setHost).
-	rq, err := r.CompiledQuery().ForTable(s.table(), "host.id")
-	if err != nil {
-		return res, fmt.Errorf("sweep %s: %w", r.Name, err)
-	}
 	lookback := now.Add(-r.Lookback)
 	groups := map[int64]*window{}
 	for _, h := range hosts {
@@ -209,10 +203,21 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 		res.Hosts += len(g.hosts)
 	}
 
+	// Each host's answer is evaluated as it arrives, while others are still
+	// answering, and its rows are dropped once evaluated: a match keeps its
+	// row (whose values share the chunk's one string), not the ECS document,
+	// which is rebuilt only for the alerts that are stored.
+	table := s.table()
+	// Rows are matched against the table's columns directly (eql.RowQuery
+	// agrees with matching their ECS documents); host.id is the sweep's.
+	rq, err := r.CompiledQuery().ForTable(table, "host.id")
+	if err != nil {
+		return res, fmt.Errorf("sweep %s: %w", r.Name, err)
+	}
 	var recs []store.RunRecord
 	var matches []match
 	for _, p := range ps {
-		for _, hr := range p.push.Wait() {
+		for hr := range p.push.Results {
 			rec := store.RunRecord{Run: store.RuleRun{
 				HostID: hr.HostID, RuleID: r.RuleID, From: p.w.from, To: now,
 				Started: p.at, Status: string(hr.Status), Error: hr.Error,
@@ -229,9 +234,8 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 			rec.Run.Rows = len(hr.Rows)
 			for _, row := range hr.Rows {
 				if rq.Match(row, hr.HostID) {
-					doc := s.table().ECSDocument(row)
-					setHost(doc, hr.HostID)
-					matches = append(matches, match{host: hr.HostID, rec: len(recs), doc: doc, row: row, t: rowTime(row)})
+					matches = append(matches, match{host: hr.HostID, rec: len(recs), row: row, t: rowTime(row),
+						id: rules.AlertID(hr.HostID, eventID(table, row), r.RuleID)})
 					rec.Run.Matches++
 				}
 			}
@@ -253,7 +257,7 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 	}
 	fresh := matches[:0]
 	for _, m := range matches {
-		if !known[rules.AlertID(m.host, eventID(m.doc), r.RuleID)] {
+		if !known[m.id] {
 			fresh = append(fresh, m)
 		}
 	}
@@ -273,7 +277,10 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 		}
 	}
 	for _, m := range fresh {
-		a, err := storeAlert(r, m, now, evidence[m.host])
+		doc := table.ECSDocument(m.row)
+		setHost(doc, m.host)
+		attachEvidence(doc, evidence[m.host])
+		a, err := storeAlert(r, m.host, doc, m.t, now)
 		if err != nil {
 			return res, err
 		}
@@ -291,9 +298,9 @@ func (s *Sweeper) Sweep(ctx context.Context, r *rules.Rule) (Result, error) {
 type match struct {
 	host string
 	rec  int
-	doc  map[string]any
 	row  map[string]string
 	t    int64
+	id   string // the alert id
 }
 
 // evidence gathers the guide's pivots for the hosts of the new alerts.
@@ -313,25 +320,30 @@ func (s *Sweeper) evidence(ctx context.Context, fresh []match, timeout time.Dura
 	return ev, nil
 }
 
-// existing returns which of the matches' alert ids are already stored.
+// existing returns which of the matches' alert ids are already stored. An
+// alert's time is its event's, so none of them is older than the oldest
+// match.
 func (s *Sweeper) existing(ctx context.Context, r *rules.Rule, ms []match) (map[string]bool, error) {
 	ids := make([]string, 0, len(ms))
-	for _, m := range ms {
-		ids = append(ids, rules.AlertID(m.host, eventID(m.doc), r.RuleID))
+	var oldest int64
+	for i, m := range ms {
+		ids = append(ids, m.id)
+		if i == 0 || m.t < oldest {
+			oldest = m.t
+		}
 	}
-	return s.Store.AlertsExist(ctx, ids)
+	return s.Store.AlertsExistSince(ctx, r.RuleID, time.Unix(oldest, 0), ids)
 }
 
-func storeAlert(r *rules.Rule, m match, now time.Time, evidence map[string]any) (store.Alert, error) {
-	a := rules.BuildAlert(r, m.host, m.doc, now)
-	attachEvidence(a, evidence)
-	doc, err := json.Marshal(a)
+func storeAlert(r *rules.Rule, host string, doc map[string]any, t int64, now time.Time) (store.Alert, error) {
+	a := rules.BuildAlert(r, host, doc, now)
+	b, err := json.Marshal(a)
 	if err != nil {
 		return store.Alert{}, fmt.Errorf("sweep: alert: %w", err)
 	}
 	return store.Alert{
-		ID: a.ID(), HostID: m.host, RuleID: r.RuleID, Time: time.Unix(m.t, 0).UTC(),
-		Severity: r.Severity, RiskScore: r.RiskScore, Created: now, Doc: doc,
+		ID: a.ID(), HostID: host, RuleID: r.RuleID, Time: time.Unix(t, 0).UTC(),
+		Severity: r.Severity, RiskScore: r.RiskScore, Created: now, Doc: b,
 	}, nil
 }
 
@@ -344,14 +356,16 @@ func setHost(doc map[string]any, hostID string) {
 	h["id"] = hostID
 }
 
-func eventID(doc map[string]any) string {
-	s, _ := eql.Lookup(doc, "event.id").(string)
-	return s
+// eventID is the row's event.id, the alert id's event part.
+func eventID(table *schema.Table, row map[string]string) string {
+	if c, ok := table.ColumnForECS("event.id"); ok {
+		return row[c.Name]
+	}
+	return ""
 }
 
 func rowTime(row map[string]string) int64 {
-	var t int64
-	fmt.Sscan(row["time"], &t)
+	t, _ := strconv.ParseInt(row["time"], 10, 64)
 	return t
 }
 

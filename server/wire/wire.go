@@ -235,6 +235,12 @@ func Decode(data []byte) (*Message, error) {
 	if len(data) > MaxMessageBytes {
 		return nil, fmt.Errorf("%w: %d bytes exceeds %d", ErrMalformed, len(data), MaxMessageBytes)
 	}
+	if m, ok := decodeResult(data); ok {
+		if err := m.Validate(); err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
 	var m Message
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)

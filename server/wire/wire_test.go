@@ -2,6 +2,7 @@ package wire
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -174,7 +175,9 @@ func TestResultRefusesRaggedRows(t *testing.T) {
 	cases := []struct{ name, in, want string }{
 		{"short row", `{"v":1,"type":"result","result":{"query_id":"q","columns":["a","b"],"rows":[["x"]]}}`, "1 values for 2 columns"},
 		{"duplicate column", `{"v":1,"type":"result","result":{"query_id":"q","columns":["a","a"],"rows":[["x","y"]]}}`, "appears twice"},
-		{"number value", `{"v":1,"type":"result","result":{"query_id":"q","columns":["a"],"rows":[[1]]}}`, "cannot unmarshal number"},
+		{"number value", `{"v":1,"type":"result","result":{"query_id":"q","columns":["a"],"rows":[[1]]}}`, "not a string or null"},
+		{"long row", `{"v":1,"type":"result","result":{"query_id":"q","columns":["a"],"rows":[["x","y"]]}}`, "more values than its 1 columns"},
+		{"unterminated", `{"v":1,"type":"result","result":{"query_id":"q","columns":["a"],"rows":[["x]]}}`, "malformed"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -206,4 +209,22 @@ func BenchmarkResultRoundTrip(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(rows)*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// What Encode writes for a result is what the fast path reads: it must not
+// quietly leave every result to encoding/json.
+func TestResultFastPathReadsEncodedResults(t *testing.T) {
+	r := &Result{QueryID: "q1", Attempt: 2, Seq: 0, Final: true, Status: StatusOK, Stats: &Stats{Rows: 2, Bytes: 99, Chunks: 1, WallMS: 7},
+		Rows: []map[string]string{{"path": `C:\Windows\System32\cmd.exe`, "name": "cmd.exe", "cmdline": "\"x\" é\t"}, {"path": "", "name": "y"}}}
+	b, err := Encode(&Message{Type: TypeResult, Result: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := decodeResult(b)
+	if !ok {
+		t.Fatalf("fast path declined %s", b)
+	}
+	if !reflect.DeepEqual(m.Result, r) {
+		t.Errorf("got %+v, want %+v", m.Result, r)
+	}
 }
