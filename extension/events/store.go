@@ -103,37 +103,75 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
+// insertChunk is how many events one INSERT statement carries: stepping one
+// statement per event cost more than the B-tree work, and 64 rows of 8
+// parameters stay far below SQLite's parameter limit.
+const insertChunk = 64
+
+const insertHead = "INSERT INTO events (eid, time, pid, entity_id, name, parent_name, stored, row) VALUES "
+const insertTail = " ON CONFLICT(eid) DO NOTHING"
+
+func insertSQL(n int) string {
+	return insertHead + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ") + insertTail
+}
+
+var insertFull = insertSQL(insertChunk)
+
 // Insert adds events, skipping any whose EID the store already has, and
 // returns how many were new. The whole batch commits or none of it does.
 func (s *Store) Insert(ctx context.Context, evs []*Event) (int, error) {
 	if len(evs) == 0 {
 		return 0, nil
 	}
+	for _, ev := range evs {
+		if ev.EID == "" {
+			return 0, errors.New("events: insert: event without eid")
+		}
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("events: insert: %w", err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, "INSERT INTO events (eid, time, pid, entity_id, name, parent_name, stored, row) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(eid) DO NOTHING")
-	if err != nil {
-		return 0, fmt.Errorf("events: insert: %w", err)
+	var full *sql.Stmt
+	if len(evs) >= insertChunk {
+		if full, err = tx.PrepareContext(ctx, insertFull); err != nil {
+			return 0, fmt.Errorf("events: insert: %w", err)
+		}
+		defer full.Close()
 	}
-	defer stmt.Close()
 	added := 0
 	stored := s.now().Unix()
+	// Each chunk's rows are encoded into one buffer; the driver copies the
+	// blobs when binding, so the buffer is reused by the next chunk.
 	var buf []byte
-	for _, ev := range evs {
-		if ev.EID == "" {
-			return 0, errors.New("events: insert: event without eid")
+	args := make([]any, 0, 8*insertChunk)
+	ends := make([]int, 0, insertChunk)
+	for len(evs) > 0 {
+		chunk := evs[:min(len(evs), insertChunk)]
+		evs = evs[len(chunk):]
+		buf, args, ends = buf[:0], args[:0], ends[:0]
+		for _, ev := range chunk {
+			ev.Ingested = stored
+			buf = encodeEvent(buf, ev)
+			ends = append(ends, len(buf))
 		}
-		ev.Ingested = stored
-		buf = encodeRow(buf[:0], ev.Row())
-		res, err := stmt.ExecContext(ctx, ev.EID, ev.Time, nullInt(ev.PID, ev.HasPID), ev.EntityID, ev.Name, ev.ParentName, stored, buf)
+		from := 0
+		for i, ev := range chunk {
+			args = append(args, ev.EID, ev.Time, nullInt(ev.PID, ev.HasPID), ev.EntityID, ev.Name, ev.ParentName, stored, buf[from:ends[i]:ends[i]])
+			from = ends[i]
+		}
+		var res sql.Result
+		if len(chunk) == insertChunk {
+			res, err = full.ExecContext(ctx, args...)
+		} else {
+			res, err = tx.ExecContext(ctx, insertSQL(len(chunk)), args...)
+		}
 		if err != nil {
-			return 0, fmt.Errorf("events: insert %s: %w", ev.EID, err)
+			return 0, fmt.Errorf("events: insert %s..%s: %w", chunk[0].EID, chunk[len(chunk)-1].EID, err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			added++
+			added += int(n)
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -3,6 +3,8 @@ package tables
 import (
 	"context"
 	"testing"
+
+	"scsweep/extension/internal/cputime"
 )
 
 // BenchmarkEngineQuery is the standalone query rate: the rule's pre-filter
@@ -20,6 +22,7 @@ func BenchmarkEngineQuery(b *testing.B) {
 	} {
 		b.Run(q.name, func(b *testing.B) {
 			rows := 0
+			cpu := cputime.Report(b)
 			for i := 0; i < b.N; i++ {
 				res, err := eng.Query(context.Background(), q.sql)
 				if err != nil {
@@ -27,6 +30,7 @@ func BenchmarkEngineQuery(b *testing.B) {
 				}
 				rows += len(res.Rows)
 			}
+			cpu()
 			b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}

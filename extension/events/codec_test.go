@@ -1,0 +1,62 @@
+package events
+
+import (
+	"bytes"
+	"reflect"
+	"slices"
+	"testing"
+)
+
+// Insert stores encodeEvent's bytes while readers and Row speak of the
+// row map; the two must agree for every kind of value.
+func TestEncodeEventMatchesRow(t *testing.T) {
+	tr, fa := true, false
+	tests := []struct {
+		name string
+		ev   *Event
+	}{
+		{"empty event", &Event{}},
+		{"sample with ancestry and trusted signature", sample(2, 1_700_000_000)},
+		{"untrusted signature", func() *Event { e := sample(3, 5); e.SignatureTrusted = &fa; return e }()},
+		{"pid zero known and parent pid unknown", &Event{EID: "x", PID: 0, HasPID: true, Ingested: 7}},
+		{"every text field set", &Event{
+			EID: "e", Time: -1, Source: "s", EntityID: "g", Name: "n", Path: "p", Cmdline: "c\x00\n", Cwd: "w",
+			Username: "u", UserSID: "S-1", IntegrityLevel: "High", ParentPID: 4, HasParentPID: true,
+			ParentEntityID: "pg", ParentName: "pn", ParentPath: "pp", ParentCmdline: "pc",
+			Ancestry:           []Ancestor{{PID: 4, Name: "<System>", Path: `C:\x`, Time: 3}, {PID: 1}},
+			PEOriginalFileName: "o", PECompany: "co", PEDescription: "d", PEProduct: "pr", PEFileVersion: "1.0",
+			PEImphash: "i", PEArch: "x64", MD5: "m", SHA1: "s1", SHA256: "s2", SignatureStatus: "trusted",
+			SignatureSubject: "sub", SignatureIssuer: "iss", SignatureTrusted: &tr, OSType: "windows",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := encodeEvent(nil, tt.ev)
+			want := encodeRow(nil, tt.ev.Row())
+			if !bytes.Equal(got, want) {
+				t.Fatalf("encodeEvent: got %q, want %q", got, want)
+			}
+			row, err := decodeRow(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(row, tt.ev.Row()) {
+				t.Fatalf("decoded: got %v, want %v", row, tt.ev.Row())
+			}
+		})
+	}
+}
+
+// Row must carry exactly the table's columns: one the event forgets would
+// be stored empty, one the schema lacks would never be read.
+func TestRowHasEverySchemaColumn(t *testing.T) {
+	var got []string
+	for c := range (&Event{}).Row() {
+		got = append(got, c)
+	}
+	slices.Sort(got)
+	want := slices.Sorted(slices.Values(rowColumns))
+	if !slices.Equal(got, want) {
+		t.Fatalf("Row columns: got %v, want %v", got, want)
+	}
+}
