@@ -40,6 +40,9 @@ type Store struct {
 	db   *sql.DB
 	opts Options
 	now  func() time.Time
+	// Lineage looks a parent up for nearly every event it ingests;
+	// parsing each lookup's SQL again cost more than running it.
+	byEntity, latest, after *sql.Stmt
 }
 
 // The events table keeps the columns the store filters on, and the whole
@@ -76,7 +79,11 @@ func Open(path string, opts Options) (*Store, error) {
 		opts.MaxBytes = DefaultMaxBytes
 	}
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "auto_vacuum(INCREMENTAL)", "foreign_keys(ON)"} {
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "auto_vacuum(INCREMENTAL)", "foreign_keys(ON)",
+		// A statement that inserts many rows keeps a statement journal to
+		// undo itself; in memory it costs no file writes. Committed data is
+		// still written and synced exactly as before.
+		"temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
@@ -93,7 +100,17 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("events: migrate %s: %w", path, err)
 		}
 	}
-	return &Store{db: db, opts: opts, now: time.Now}, nil
+	s := &Store{db: db, opts: opts, now: time.Now}
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{{&s.byEntity, byEntityIDSQL}, {&s.latest, latestStartSQL}, {&s.after, startsAfterSQL}} {
+		if *p.dst, err = db.PrepareContext(ctx, p.sql); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("events: prepare %s: %w", path, err)
+		}
+	}
+	return s, nil
 }
 
 // DB is the store's database, for packages that keep their own small tables
@@ -101,7 +118,14 @@ func Open(path string, opts Options) (*Store, error) {
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	for _, st := range []*sql.Stmt{s.byEntity, s.latest, s.after} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	return s.db.Close()
+}
 
 // insertChunk is how many events one INSERT statement carries: stepping one
 // statement per event cost more than the B-tree work, and 64 rows of 8
