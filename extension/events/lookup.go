@@ -20,7 +20,7 @@ func (s *Store) ByEntityID(ctx context.Context, id string) (*Event, error) {
 
 // The entity index is partial (most sources have no entity ids), and
 // SQLite uses a partial index only when the query repeats its condition:
-// without "entity_id <> ''" every lookup scanned the whole table.
+// without "entity_id <> ”" every lookup scanned the whole table.
 const (
 	byEntityIDSQL  = "SELECT row FROM events WHERE entity_id = ? AND entity_id <> '' ORDER BY time DESC, seq DESC LIMIT 1"
 	latestStartSQL = "SELECT row FROM events WHERE pid = ? AND time <= ? ORDER BY time DESC, seq DESC LIMIT 1"

@@ -167,9 +167,10 @@ type remembering struct {
 }
 
 // span is one LatestStart answer: ev for every notAfter in [from, to].
-// The store's latest start of pid at or before to is ev, so no start of pid
-// lies in (ev.Time, to], and ev is also the answer for any notAfter from
-// ev.Time on; with no start at all (ev nil) it holds for everything up to to.
+// The store's latest start of pid at or before the time asked is ev, so no
+// start of pid lies between ev.Time and that time, nor up to the pid's next
+// start: ev answers for every notAfter from ev.Time (from anything, when
+// there is no start at all) to just before that next start.
 type span struct {
 	from, to int64
 	ev       *events.Event
@@ -201,10 +202,29 @@ func (r *remembering) LatestStart(ctx context.Context, pid int64, notAfter int64
 	if err != nil {
 		return nil, err
 	}
-	from := int64(math.MinInt64)
+	sp := span{from: math.MinInt64, to: notAfter, ev: ev}
 	if ev != nil {
-		from = ev.Time
+		sp.from = ev.Time
 	}
-	r.byPID[pid] = append(r.byPID[pid], span{from: from, to: notAfter, ev: ev})
+	// A batch's children come in time order and ask about the same
+	// parents at ever later times; the next start of pid bounds how far
+	// this answer holds, so one lookup serves them all.
+	if a, ok := r.f.(startsAfter); ok {
+		next, err := a.StartsAfter(ctx, pid, notAfter, math.MaxInt64)
+		if err != nil {
+			return nil, err
+		}
+		if next == nil {
+			sp.to = math.MaxInt64
+		} else if next.Time > notAfter {
+			sp.to = next.Time - 1
+		}
+	}
+	r.byPID[pid] = append(r.byPID[pid], sp)
 	return ev, nil
+}
+
+// startsAfter is the store's lookup of the first start of pid after t.
+type startsAfter interface {
+	StartsAfter(ctx context.Context, pid int64, t, notAfter int64) (*events.Event, error)
 }
