@@ -26,30 +26,45 @@ func encodeRow(dst []byte, row map[string]string) []byte {
 
 var errCorrupt = errors.New("events: corrupt stored row")
 
-// decodeRow rebuilds the osquery row. All values share one string, so a row
-// costs two allocations plus the map.
-func decodeRow(blob []byte) (map[string]string, error) {
+// decodeValues returns the stored row's values in schema column order. All
+// values share one string, so a row costs two allocations.
+func decodeValues(blob []byte) ([]string, error) {
 	n, k := binary.Uvarint(blob)
 	if k <= 0 || n > uint64(len(rowColumns)) {
 		return nil, errCorrupt
 	}
 	s := string(blob[k:])
 	off := 0
-	row := make(map[string]string, len(rowColumns))
+	// Columns added to the schema after the row was stored read as unknown.
+	vals := make([]string, len(rowColumns))
 	for i := 0; i < int(n); i++ {
 		l, k := binary.Uvarint(blob[len(blob)-len(s)+off:])
 		if k <= 0 || uint64(len(s)-off-k) < l {
 			return nil, errCorrupt
 		}
 		off += k
-		row[rowColumns[i]] = s[off : off+int(l)]
+		vals[i] = s[off : off+int(l)]
 		off += int(l)
 	}
-	// Columns added to the schema after the row was stored read as unknown.
-	for _, c := range rowColumns[n:] {
-		row[c] = ""
+	return vals, nil
+}
+
+// rowMap is the osquery row of values in schema column order.
+func rowMap(vals []string) map[string]string {
+	row := make(map[string]string, len(rowColumns))
+	for i, c := range rowColumns {
+		row[c] = vals[i]
 	}
-	return row, nil
+	return row
+}
+
+// decodeRow rebuilds the osquery row.
+func decodeRow(blob []byte) (map[string]string, error) {
+	vals, err := decodeValues(blob)
+	if err != nil {
+		return nil, err
+	}
+	return rowMap(vals), nil
 }
 
 // FromRow is the inverse of Event.Row.

@@ -313,6 +313,14 @@ func (f Filter) where() (string, []any, error) {
 // osquery row (every column present, values as strings, unknown empty). Each
 // row is a fresh map that fn may keep.
 func (s *Store) Rows(ctx context.Context, f Filter, fn func(map[string]string) error) error {
+	return s.Values(ctx, f, func(vals []string) error { return fn(rowMap(vals)) })
+}
+
+// Values is Rows without the map: each row's values in the order of
+// schema.ProcessLineageEvents' columns, a fresh slice that fn may keep.
+// Readers that know the columns by position (SQLite's virtual tables) are
+// spared building a map per row, most of what reading a row costs.
+func (s *Store) Values(ctx context.Context, f Filter, fn func([]string) error) error {
 	where, args, err := f.where()
 	if err != nil {
 		return err
@@ -331,11 +339,11 @@ func (s *Store) Rows(ctx context.Context, f Filter, fn func(map[string]string) e
 		if err := rows.Scan(&blob); err != nil {
 			return fmt.Errorf("events: scan: %w", err)
 		}
-		row, err := decodeRow(blob)
+		vals, err := decodeValues(blob)
 		if err != nil {
 			return err
 		}
-		if err := fn(row); err != nil {
+		if err := fn(vals); err != nil {
 			return err
 		}
 	}
