@@ -49,22 +49,30 @@ func decodeValues(blob []byte) ([]string, error) {
 	return vals, nil
 }
 
-// rowMap is the osquery row of values in schema column order.
-func rowMap(vals []string) map[string]string {
-	row := make(map[string]string, len(rowColumns))
-	for i, c := range rowColumns {
-		row[c] = vals[i]
-	}
-	return row
-}
-
-// decodeRow rebuilds the osquery row.
+// decodeRow rebuilds the osquery row straight into its map: going through
+// decodeValues would cost a slice per row on the osquery path.
 func decodeRow(blob []byte) (map[string]string, error) {
-	vals, err := decodeValues(blob)
-	if err != nil {
-		return nil, err
+	n, k := binary.Uvarint(blob)
+	if k <= 0 || n > uint64(len(rowColumns)) {
+		return nil, errCorrupt
 	}
-	return rowMap(vals), nil
+	s := string(blob[k:])
+	off := 0
+	row := make(map[string]string, len(rowColumns))
+	for i := 0; i < int(n); i++ {
+		l, k := binary.Uvarint(blob[len(blob)-len(s)+off:])
+		if k <= 0 || uint64(len(s)-off-k) < l {
+			return nil, errCorrupt
+		}
+		off += k
+		row[rowColumns[i]] = s[off : off+int(l)]
+		off += int(l)
+	}
+	// Columns added to the schema after the row was stored read as unknown.
+	for _, c := range rowColumns[n:] {
+		row[c] = ""
+	}
+	return row, nil
 }
 
 // FromRow is the inverse of Event.Row.

@@ -2,6 +2,7 @@ package events
 
 import (
 	"bytes"
+	"encoding/binary"
 	"reflect"
 	"slices"
 	"testing"
@@ -58,5 +59,39 @@ func TestRowHasEverySchemaColumn(t *testing.T) {
 	want := slices.Sorted(slices.Values(rowColumns))
 	if !slices.Equal(got, want) {
 		t.Fatalf("Row columns: got %v, want %v", got, want)
+	}
+}
+
+// Both decoders read the same values, also from a row stored before the
+// schema's last columns existed (those read as unknown).
+func TestDecodeValuesMatchesDecodeRow(t *testing.T) {
+	full := encodeEvent(nil, sample(4, 99))
+	short := binary.AppendUvarint(nil, 2)
+	for _, v := range []string{"eid-x", "12"} {
+		short = binary.AppendUvarint(short, uint64(len(v)))
+		short = append(short, v...)
+	}
+	for name, blob := range map[string][]byte{"full row": full, "row with two columns": short} {
+		t.Run(name, func(t *testing.T) {
+			row, err := decodeRow(blob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vals, err := decodeValues(blob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(vals) != len(rowColumns) {
+				t.Fatalf("got %d values, want %d", len(vals), len(rowColumns))
+			}
+			for i, c := range rowColumns {
+				if vals[i] != row[c] {
+					t.Fatalf("column %s: got %q, want %q", c, vals[i], row[c])
+				}
+			}
+		})
+	}
+	if _, err := decodeValues(full[:len(full)-3]); err == nil {
+		t.Fatal("truncated row: got no error, want one")
 	}
 }

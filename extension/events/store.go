@@ -313,7 +313,7 @@ func (f Filter) where() (string, []any, error) {
 // osquery row (every column present, values as strings, unknown empty). Each
 // row is a fresh map that fn may keep.
 func (s *Store) Rows(ctx context.Context, f Filter, fn func(map[string]string) error) error {
-	return s.Values(ctx, f, func(vals []string) error { return fn(rowMap(vals)) })
+	return read(ctx, s, f, decodeRow, fn)
 }
 
 // Values is Rows without the map: each row's values in the order of
@@ -321,6 +321,11 @@ func (s *Store) Rows(ctx context.Context, f Filter, fn func(map[string]string) e
 // Readers that know the columns by position (SQLite's virtual tables) are
 // spared building a map per row, most of what reading a row costs.
 func (s *Store) Values(ctx context.Context, f Filter, fn func([]string) error) error {
+	return read(ctx, s, f, decodeValues, fn)
+}
+
+// read runs f's query and hands fn each row as decode renders it.
+func read[R any](ctx context.Context, s *Store, f Filter, decode func([]byte) (R, error), fn func(R) error) error {
 	where, args, err := f.where()
 	if err != nil {
 		return err
@@ -339,11 +344,11 @@ func (s *Store) Values(ctx context.Context, f Filter, fn func([]string) error) e
 		if err := rows.Scan(&blob); err != nil {
 			return fmt.Errorf("events: scan: %w", err)
 		}
-		vals, err := decodeValues(blob)
+		row, err := decode(blob)
 		if err != nil {
 			return err
 		}
-		if err := fn(vals); err != nil {
+		if err := fn(row); err != nil {
 			return err
 		}
 	}
