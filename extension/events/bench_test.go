@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+
+	"scsweep/extension/internal/cputime"
 )
 
-// BenchmarkInsert measures store ingest in batches of 1000 events.
+// BenchmarkInsert measures store ingest in batches of 1000 events;
+// cpu-ms/op is per batch.
 func BenchmarkInsert(b *testing.B) {
 	s, err := Open(filepath.Join(b.TempDir(), "events.db"), Options{MaxAge: -1, MaxBytes: -1})
 	if err != nil {
@@ -17,6 +20,7 @@ func BenchmarkInsert(b *testing.B) {
 	const batch = 1000
 	evs := make([]*Event, batch)
 	b.ResetTimer()
+	cpu := cputime.Report(b)
 	for i := 0; i < b.N; i++ {
 		for j := range evs {
 			e := sample(j, int64(i*batch+j))
@@ -27,5 +31,6 @@ func BenchmarkInsert(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	cpu()
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
 }

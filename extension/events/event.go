@@ -71,48 +71,9 @@ type Ancestor struct {
 // Row renders the event as an osquery row: every column present, every value
 // a string, unknown values empty.
 func (e *Event) Row() map[string]string {
-	r := map[string]string{
-		"eid":                   e.EID,
-		"time":                  strconv.FormatInt(e.Time, 10),
-		"ingested":              optInt(e.Ingested, e.Ingested != 0),
-		"source":                e.Source,
-		"pid":                   optInt(e.PID, e.HasPID),
-		"entity_id":             e.EntityID,
-		"name":                  e.Name,
-		"path":                  e.Path,
-		"cmdline":               e.Cmdline,
-		"cwd":                   e.Cwd,
-		"username":              e.Username,
-		"user_sid":              e.UserSID,
-		"integrity_level":       e.IntegrityLevel,
-		"parent_pid":            optInt(e.ParentPID, e.HasParentPID),
-		"parent_entity_id":      e.ParentEntityID,
-		"parent_name":           e.ParentName,
-		"parent_path":           e.ParentPath,
-		"parent_cmdline":        e.ParentCmdline,
-		"ancestry":              e.AncestryJSON(),
-		"pe_original_file_name": e.PEOriginalFileName,
-		"pe_company":            e.PECompany,
-		"pe_description":        e.PEDescription,
-		"pe_product":            e.PEProduct,
-		"pe_file_version":       e.PEFileVersion,
-		"pe_imphash":            e.PEImphash,
-		"pe_arch":               e.PEArch,
-		"md5":                   e.MD5,
-		"sha1":                  e.SHA1,
-		"sha256":                e.SHA256,
-		"signature_status":      e.SignatureStatus,
-		"signature_subject":     e.SignatureSubject,
-		"signature_issuer":      e.SignatureIssuer,
-		"signature_trusted":     "",
-		"os_type":               e.OSType,
-	}
-	if e.SignatureTrusted != nil {
-		if *e.SignatureTrusted {
-			r["signature_trusted"] = "1"
-		} else {
-			r["signature_trusted"] = "0"
-		}
+	r := make(map[string]string, len(rowValue))
+	for c, g := range rowValue {
+		r[c] = g(e)
 	}
 	return r
 }

@@ -15,45 +15,44 @@ func (s *Store) ByEntityID(ctx context.Context, id string) (*Event, error) {
 	if id == "" {
 		return nil, nil
 	}
-	// entity_id <> '' lets SQLite use the partial index on entity ids.
-	return s.one(ctx, "SELECT row FROM events WHERE entity_id = ? AND entity_id <> '' ORDER BY time DESC, seq DESC LIMIT 1", id)
+	return s.one(ctx, s.byEntity, id)
 }
+
+// The entity index is partial (most sources have no entity ids), and
+// SQLite uses a partial index only when the query repeats its condition:
+// without "entity_id <> ”" every lookup scanned the whole table.
+const (
+	byEntityIDSQL  = "SELECT row FROM events WHERE entity_id = ? AND entity_id <> '' ORDER BY time DESC, seq DESC LIMIT 1"
+	latestStartSQL = "SELECT row FROM events WHERE pid = ? AND time <= ? ORDER BY time DESC, seq DESC LIMIT 1"
+	startsAfterSQL = "SELECT row FROM events WHERE pid = ? AND time > ? AND time <= ? ORDER BY time, seq LIMIT 1"
+)
 
 // LatestStart returns the most recent start of pid at or before notAfter
 // (unix seconds), or nil. Lineage uses it for sources without entity ids.
 func (s *Store) LatestStart(ctx context.Context, pid int64, notAfter int64) (*Event, error) {
-	return s.one(ctx, "SELECT row FROM events WHERE pid = ? AND time <= ? ORDER BY time DESC, seq DESC LIMIT 1", pid, notAfter)
+	return s.one(ctx, s.latest, pid, notAfter)
 }
 
 // StartsAfter returns the first start of pid strictly after t and at or
 // before notAfter, or nil: a later start of the same pid proves the earlier
 // process was gone by then.
 func (s *Store) StartsAfter(ctx context.Context, pid int64, t, notAfter int64) (*Event, error) {
-	return s.one(ctx, "SELECT row FROM events WHERE pid = ? AND time > ? AND time <= ? ORDER BY time, seq LIMIT 1", pid, t, notAfter)
+	return s.one(ctx, s.after, pid, t, notAfter)
 }
 
-func (s *Store) one(ctx context.Context, q string, args ...any) (*Event, error) {
-	var ev *Event
-	err := s.query(ctx, q, args, func(e *Event) error { ev = e; return nil })
-	return ev, err
-}
-
-func (s *Store) query(ctx context.Context, q string, args []any, fn func(*Event) error) error {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+func (s *Store) one(ctx context.Context, stmt *sql.Stmt, args ...any) (*Event, error) {
+	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
-		return fmt.Errorf("events: query: %w", err)
+		return nil, fmt.Errorf("events: query: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return err
-		}
-		if err := fn(e); err != nil {
-			return err
+	var ev *Event
+	if rows.Next() {
+		if ev, err = scanEvent(rows); err != nil {
+			return nil, err
 		}
 	}
-	return rows.Err()
+	return ev, rows.Err()
 }
 
 func scanEvent(rows *sql.Rows) (*Event, error) {

@@ -40,6 +40,9 @@ type Store struct {
 	db   *sql.DB
 	opts Options
 	now  func() time.Time
+	// Lineage looks a parent up for nearly every event it ingests;
+	// parsing each lookup's SQL again cost more than running it.
+	byEntity, latest, after *sql.Stmt
 }
 
 // The events table keeps the columns the store filters on, and the whole
@@ -76,7 +79,11 @@ func Open(path string, opts Options) (*Store, error) {
 		opts.MaxBytes = DefaultMaxBytes
 	}
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "auto_vacuum(INCREMENTAL)", "foreign_keys(ON)"} {
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "auto_vacuum(INCREMENTAL)", "foreign_keys(ON)",
+		// A statement that inserts many rows keeps a statement journal to
+		// undo itself; in memory it costs no file writes. Committed data is
+		// still written and synced exactly as before.
+		"temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
@@ -93,7 +100,17 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("events: migrate %s: %w", path, err)
 		}
 	}
-	return &Store{db: db, opts: opts, now: time.Now}, nil
+	s := &Store{db: db, opts: opts, now: time.Now}
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{{&s.byEntity, byEntityIDSQL}, {&s.latest, latestStartSQL}, {&s.after, startsAfterSQL}} {
+		if *p.dst, err = db.PrepareContext(ctx, p.sql); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("events: prepare %s: %w", path, err)
+		}
+	}
+	return s, nil
 }
 
 // DB is the store's database, for packages that keep their own small tables
@@ -101,7 +118,28 @@ func Open(path string, opts Options) (*Store, error) {
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	for _, st := range []*sql.Stmt{s.byEntity, s.latest, s.after} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	return s.db.Close()
+}
+
+// insertChunk is how many events one INSERT statement carries: stepping one
+// statement per event cost more than the B-tree work, and 64 rows of 8
+// parameters stay far below SQLite's parameter limit.
+const insertChunk = 64
+
+const insertHead = "INSERT INTO events (eid, time, pid, entity_id, name, parent_name, stored, row) VALUES "
+const insertTail = " ON CONFLICT(eid) DO NOTHING"
+
+func insertSQL(n int) string {
+	return insertHead + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ") + insertTail
+}
+
+var insertFull = insertSQL(insertChunk)
 
 // Insert adds events, skipping any whose EID the store already has, and
 // returns how many were new. The whole batch commits or none of it does.
@@ -109,31 +147,55 @@ func (s *Store) Insert(ctx context.Context, evs []*Event) (int, error) {
 	if len(evs) == 0 {
 		return 0, nil
 	}
+	for _, ev := range evs {
+		if ev.EID == "" {
+			return 0, errors.New("events: insert: event without eid")
+		}
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("events: insert: %w", err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, "INSERT INTO events (eid, time, pid, entity_id, name, parent_name, stored, row) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(eid) DO NOTHING")
-	if err != nil {
-		return 0, fmt.Errorf("events: insert: %w", err)
+	var full *sql.Stmt
+	if len(evs) >= insertChunk {
+		if full, err = tx.PrepareContext(ctx, insertFull); err != nil {
+			return 0, fmt.Errorf("events: insert: %w", err)
+		}
+		defer full.Close()
 	}
-	defer stmt.Close()
 	added := 0
 	stored := s.now().Unix()
+	// Each chunk's rows are encoded into one buffer; the driver copies the
+	// blobs when binding, so the buffer is reused by the next chunk.
 	var buf []byte
-	for _, ev := range evs {
-		if ev.EID == "" {
-			return 0, errors.New("events: insert: event without eid")
+	args := make([]any, 0, 8*insertChunk)
+	ends := make([]int, 0, insertChunk)
+	for len(evs) > 0 {
+		chunk := evs[:min(len(evs), insertChunk)]
+		evs = evs[len(chunk):]
+		buf, args, ends = buf[:0], args[:0], ends[:0]
+		for _, ev := range chunk {
+			ev.Ingested = stored
+			buf = encodeEvent(buf, ev)
+			ends = append(ends, len(buf))
 		}
-		ev.Ingested = stored
-		buf = encodeRow(buf[:0], ev.Row())
-		res, err := stmt.ExecContext(ctx, ev.EID, ev.Time, nullInt(ev.PID, ev.HasPID), ev.EntityID, ev.Name, ev.ParentName, stored, buf)
+		from := 0
+		for i, ev := range chunk {
+			args = append(args, ev.EID, ev.Time, nullInt(ev.PID, ev.HasPID), ev.EntityID, ev.Name, ev.ParentName, stored, buf[from:ends[i]:ends[i]])
+			from = ends[i]
+		}
+		var res sql.Result
+		if len(chunk) == insertChunk {
+			res, err = full.ExecContext(ctx, args...)
+		} else {
+			res, err = tx.ExecContext(ctx, insertSQL(len(chunk)), args...)
+		}
 		if err != nil {
-			return 0, fmt.Errorf("events: insert %s: %w", ev.EID, err)
+			return 0, fmt.Errorf("events: insert %s..%s: %w", chunk[0].EID, chunk[len(chunk)-1].EID, err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			added++
+			added += int(n)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -251,6 +313,19 @@ func (f Filter) where() (string, []any, error) {
 // osquery row (every column present, values as strings, unknown empty). Each
 // row is a fresh map that fn may keep.
 func (s *Store) Rows(ctx context.Context, f Filter, fn func(map[string]string) error) error {
+	return read(ctx, s, f, decodeRow, fn)
+}
+
+// Values is Rows without the map: each row's values in the order of
+// schema.ProcessLineageEvents' columns, a fresh slice that fn may keep.
+// Readers that know the columns by position (SQLite's virtual tables) are
+// spared building a map per row, most of what reading a row costs.
+func (s *Store) Values(ctx context.Context, f Filter, fn func([]string) error) error {
+	return read(ctx, s, f, decodeValues, fn)
+}
+
+// read runs f's query and hands fn each row as decode renders it.
+func read[R any](ctx context.Context, s *Store, f Filter, decode func([]byte) (R, error), fn func(R) error) error {
 	where, args, err := f.where()
 	if err != nil {
 		return err
@@ -269,7 +344,7 @@ func (s *Store) Rows(ctx context.Context, f Filter, fn func(map[string]string) e
 		if err := rows.Scan(&blob); err != nil {
 			return fmt.Errorf("events: scan: %w", err)
 		}
-		row, err := decodeRow(blob)
+		row, err := decode(blob)
 		if err != nil {
 			return err
 		}

@@ -237,3 +237,50 @@ func TestKV(t *testing.T) {
 		}
 	}
 }
+
+// Insert writes several rows per statement; a batch longer than one
+// statement, with repeats inside it and across statements, still counts
+// and keeps each eid once.
+func TestInsertCountsAcrossStatements(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t, Options{MaxAge: -1, MaxBytes: -1})
+	if _, err := s.Insert(ctx, []*Event{sample(5, 5), sample(140, 140)}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		size    int
+		repeats []int // indexes repeated at the end of the batch
+		want    int
+	}{
+		{"one short statement", 3, nil, 3},
+		{"exactly one full statement", insertChunk, nil, insertChunk},
+		{"full statements and a tail with repeats and stored eids", 2*insertChunk + 17, []int{0, 70, 144}, 2*insertChunk + 17 - 2},
+	}
+	base := 1000
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var batch []*Event
+			for i := 0; i < tt.size; i++ {
+				batch = append(batch, sample(base+i, int64(i)))
+			}
+			if tt.size > 140 {
+				// eids already stored before this batch
+				batch[0], batch[140] = sample(5, 5), sample(140, 140)
+			}
+			for _, r := range tt.repeats {
+				batch = append(batch, batch[r])
+			}
+			before, _ := s.Count(ctx)
+			got, err := s.Insert(ctx, batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			after, _ := s.Count(ctx)
+			if got != tt.want || after-before != int64(tt.want) {
+				t.Fatalf("got %d new (store grew by %d), want %d", got, after-before, tt.want)
+			}
+			base += 10_000
+		})
+	}
+}

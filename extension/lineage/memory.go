@@ -2,6 +2,7 @@ package lineage
 
 import (
 	"context"
+	"math"
 	"sort"
 	"sync"
 
@@ -144,7 +145,7 @@ func FillBatch(ctx context.Context, batch []*events.Event, store Finder, maxDept
 	}
 	var f Finder = mem
 	if store != nil {
-		f = Chain(mem, store)
+		f = Chain(mem, newRemembering(store))
 	}
 	for _, ev := range batch {
 		if err := Fill(ctx, ev, f, maxDepth); err != nil {
@@ -152,4 +153,78 @@ func FillBatch(ctx context.Context, batch []*events.Event, store Finder, maxDept
 		}
 	}
 	return nil
+}
+
+// remembering answers a batch's repeated store lookups from memory: the
+// events of a batch share a few parents and grandparents, and each lookup
+// over SQL costs more than the rest of an event's ingest. It holds answers
+// for one batch only, so the store it fronts is read as of the batch's
+// first lookup of each process, as a batch written at once would see it.
+type remembering struct {
+	f        Finder
+	byEntity map[string]*events.Event // nil answers too
+	byPID    map[int64][]span
+}
+
+// span is one LatestStart answer: ev for every notAfter in [from, to].
+// The store's latest start of pid at or before the time asked is ev, so no
+// start of pid lies between ev.Time and that time, nor up to the pid's next
+// start: ev answers for every notAfter from ev.Time (from anything, when
+// there is no start at all) to just before that next start.
+type span struct {
+	from, to int64
+	ev       *events.Event
+}
+
+func newRemembering(f Finder) *remembering {
+	return &remembering{f: f, byEntity: map[string]*events.Event{}, byPID: map[int64][]span{}}
+}
+
+func (r *remembering) ByEntityID(ctx context.Context, id string) (*events.Event, error) {
+	if ev, ok := r.byEntity[id]; ok {
+		return ev, nil
+	}
+	ev, err := r.f.ByEntityID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	r.byEntity[id] = ev
+	return ev, nil
+}
+
+func (r *remembering) LatestStart(ctx context.Context, pid int64, notAfter int64) (*events.Event, error) {
+	for _, s := range r.byPID[pid] {
+		if s.from <= notAfter && notAfter <= s.to {
+			return s.ev, nil
+		}
+	}
+	ev, err := r.f.LatestStart(ctx, pid, notAfter)
+	if err != nil {
+		return nil, err
+	}
+	sp := span{from: math.MinInt64, to: notAfter, ev: ev}
+	if ev != nil {
+		sp.from = ev.Time
+	}
+	// A batch's children come in time order and ask about the same
+	// parents at ever later times; the next start of pid bounds how far
+	// this answer holds, so one lookup serves them all.
+	if a, ok := r.f.(startsAfter); ok {
+		next, err := a.StartsAfter(ctx, pid, notAfter, math.MaxInt64)
+		if err != nil {
+			return nil, err
+		}
+		if next == nil {
+			sp.to = math.MaxInt64
+		} else if next.Time > notAfter {
+			sp.to = next.Time - 1
+		}
+	}
+	r.byPID[pid] = append(r.byPID[pid], sp)
+	return ev, nil
+}
+
+// startsAfter is the store's lookup of the first start of pid after t.
+type startsAfter interface {
+	StartsAfter(ctx context.Context, pid int64, t, notAfter int64) (*events.Event, error)
 }

@@ -71,6 +71,9 @@ func NewEngine(ts ...Table) (*Engine, error) {
 	e := &Engine{id: nextEngineID.Add(1), tables: map[string]Table{}}
 	for _, t := range ts {
 		t.Generate = Bounded(t.Generate, DefaultTimeout)
+		if t.Values != nil {
+			t.Values = bounded(t.Values, DefaultTimeout)
+		}
 		e.tables[t.Schema.Name] = t
 	}
 	engines.Store(e.id, e)
@@ -260,7 +263,7 @@ func (v *vtable) Destroy() error             { return nil }
 
 type cursor struct {
 	v    *vtable
-	rows []map[string]string
+	rows [][]string // values in schema column order
 	i    int
 }
 
@@ -288,12 +291,32 @@ func (c *cursor) Filter(_ int, idxStr string, vals []vtab.Value) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	rows, err := c.v.t.Generate(ctx, qc)
+	rows, err := c.v.generate(ctx, qc)
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.v.t.Schema.Name, err)
 	}
 	c.rows, c.i = rows, 0
 	return nil
+}
+
+// generate returns the table's rows as values by column position.
+func (v *vtable) generate(ctx context.Context, qc table.QueryContext) ([][]string, error) {
+	if v.t.Values != nil {
+		return v.t.Values(ctx, qc)
+	}
+	maps, err := v.t.Generate(ctx, qc)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([][]string, len(maps))
+	for i, m := range maps {
+		row := make([]string, len(v.t.Schema.Columns))
+		for j, c := range v.t.Schema.Columns {
+			row[j] = m[c.Name]
+		}
+		rows[i] = row
+	}
+	return rows, nil
 }
 
 func (c *cursor) Next() error { c.i++; return nil }
@@ -311,7 +334,10 @@ func (c *cursor) Column(col int) (vtab.Value, error) {
 		return nil, errors.New("column out of range")
 	}
 	sc := c.v.t.Schema.Columns[col]
-	s := c.rows[c.i][sc.Name]
+	var s string
+	if row := c.rows[c.i]; col < len(row) {
+		s = row[col]
+	}
 	switch sc.Type {
 	case schema.Integer, schema.BigInt:
 		if s == "" {

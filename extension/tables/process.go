@@ -24,22 +24,30 @@ func ProcessLineageEvents(store *events.Store, maxRows int) Table {
 	return Table{
 		Schema: &schema.ProcessLineageEvents,
 		Generate: func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
-			f := FilterFromContext(qc)
-			f.Limit = maxRows + 1
-			var rows []map[string]string
-			err := store.Rows(ctx, f, func(r map[string]string) error {
-				if len(rows) == maxRows {
-					return fmt.Errorf("process_lineage_events: more than %d rows match; add a time constraint", maxRows)
-				}
-				rows = append(rows, r)
-				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
-			return rows, nil
+			return collect(ctx, qc, maxRows, store.Rows)
+		},
+		Values: func(ctx context.Context, qc table.QueryContext) ([][]string, error) {
+			return collect(ctx, qc, maxRows, store.Values)
 		},
 	}
+}
+
+// collect reads the rows qc asks for, in either shape the store gives.
+func collect[R any](ctx context.Context, qc table.QueryContext, maxRows int, read func(context.Context, events.Filter, func(R) error) error) ([]R, error) {
+	f := FilterFromContext(qc)
+	f.Limit = maxRows + 1
+	var rows []R
+	err := read(ctx, f, func(r R) error {
+		if len(rows) == maxRows {
+			return fmt.Errorf("process_lineage_events: more than %d rows match; add a time constraint", maxRows)
+		}
+		rows = append(rows, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
 }
 
 var storeOps = map[table.Operator]events.Op{

@@ -25,7 +25,15 @@ const DefaultTimeout = 15 * time.Second
 type Table struct {
 	Schema   *schema.Table
 	Generate table.GenerateFunc
+	// Values, when set, returns the same rows as Generate, each as its
+	// values in Schema.Columns order. The standalone engine reads columns
+	// by position and prefers it: building a map per row is most of what a
+	// large result costs.
+	Values ValuesFunc
 }
+
+// ValuesFunc generates rows as values in schema column order.
+type ValuesFunc func(ctx context.Context, qc table.QueryContext) ([][]string, error)
 
 // ErrTimeout is returned when a generate call outlives its bound.
 var ErrTimeout = errors.New("table generate timed out")
@@ -35,14 +43,18 @@ var ErrTimeout = errors.New("table generate timed out")
 // generators stop working too; a generator that ignores it can no longer
 // hold osquery's thread, only its own goroutine.
 func Bounded(gen table.GenerateFunc, timeout time.Duration) table.GenerateFunc {
+	return bounded(gen, timeout)
+}
+
+func bounded[R any](gen func(context.Context, table.QueryContext) (R, error), timeout time.Duration) func(context.Context, table.QueryContext) (R, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return func(ctx context.Context, qc table.QueryContext) ([]map[string]string, error) {
+	return func(ctx context.Context, qc table.QueryContext) (R, error) {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		type result struct {
-			rows []map[string]string
+			rows R
 			err  error
 		}
 		done := make(chan result, 1)
@@ -59,7 +71,8 @@ func Bounded(gen table.GenerateFunc, timeout time.Duration) table.GenerateFunc {
 		case r := <-done:
 			return r.rows, r.err
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w after %s", ErrTimeout, timeout)
+			var zero R
+			return zero, fmt.Errorf("%w after %s", ErrTimeout, timeout)
 		}
 	}
 }

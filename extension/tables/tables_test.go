@@ -189,3 +189,46 @@ func TestRowCap(t *testing.T) {
 		t.Fatalf("narrowed: got %d rows, %v; want 5", len(rows), err)
 	}
 }
+
+// The engine reads process_lineage_events by column position; it must
+// answer exactly as it does from the maps osquery gets.
+func TestEngineValuesMatchGenerate(t *testing.T) {
+	s := newStore(t, 2000)
+	byValues := ProcessLineageEvents(s, 0)
+	byMaps := byValues
+	byMaps.Values = nil
+	engines := map[string]*Engine{}
+	for name, tbl := range map[string]Table{"values": byValues, "maps": byMaps} {
+		e, err := NewEngine(tbl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		engines[name] = e
+	}
+	for _, q := range []string{
+		"SELECT * FROM process_lineage_events",
+		"SELECT eid, pid, parent_pid, signature_trusted FROM process_lineage_events WHERE time >= 1700000100 AND time < 1700000300",
+		"SELECT count(*), sum(pid) FROM process_lineage_events WHERE parent_name LIKE 'screenconnect.service.exe'",
+		"SELECT name, ancestry FROM process_lineage_events WHERE pid = 4007 OR name = 'cmd.exe' ORDER BY eid DESC LIMIT 5",
+	} {
+		t.Run(q, func(t *testing.T) {
+			got, err := engines["values"].Query(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := engines["maps"].Query(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(want.Rows) == 0 {
+				t.Fatal("query returns no rows; the comparison would prove nothing")
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("got %d rows %v, want %d rows %v", len(got.Rows), head(got.Rows), len(want.Rows), head(want.Rows))
+			}
+		})
+	}
+}
+
+func head(rows [][]string) [][]string { return rows[:min(len(rows), 2)] }
