@@ -18,8 +18,8 @@ type (
 	numLit  struct{ v float64 }
 	strLit  struct{ v string }
 
-	// fieldRef is a field path; segments are split on dots except inside
-	// backquotes, so `a.b` names the single key "a.b".
+	// fieldRef is a field path split on dots, inside backquotes too:
+	// `a.b` is a.b, found nested or as a flat "a.b" key.
 	fieldRef struct {
 		segs     []string
 		optional bool

@@ -496,8 +496,12 @@ func (p *parser) field(depth int) (*fieldRef, error) {
 	for {
 		t := p.next()
 		switch t.kind {
-		case tIdent, tBackquoted:
+		case tIdent:
 			f.segs = append(f.segs, t.text)
+		case tBackquoted:
+			// Backquotes only escape characters; `a.b` is the field a.b,
+			// as Elasticsearch reads it (a flat "a.b" key is still found).
+			f.segs = append(f.segs, strings.Split(t.text, ".")...)
 		case tInt:
 			// a numeric segment such as `a.0` is a plain key
 			f.segs = append(f.segs, t.text)

@@ -2,7 +2,6 @@ package eql
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"scsweep/extension/schema"
@@ -104,11 +103,7 @@ func (rc *rowCompiler) field(segs []string) func(rowEvent) value {
 			extras = append(extras, i)
 		}
 	}
-	// A backquoted segment with a dot in it names a flat key, which only a
-	// JSON column's content can hold: the document decides.
-	flat := slices.ContainsFunc(segs, func(s string) bool { return strings.Contains(s, ".") })
 	switch {
-	case flat:
 	case len(cols)+len(consts)+len(extras) == 0:
 		return func(rowEvent) value { return null }
 	case len(extras) == 1 && len(cols)+len(consts) == 0 && rc.extra[extras[0]] == path:
