@@ -153,23 +153,11 @@ func dosPath(nt string, drives map[string]string) string {
 	return nt
 }
 
-// labelName names a mandatory label as Sysmon names the level.
+// labelName names a mandatory label as Sysmon names the level, "" when
+// the label is not one Sysmon names.
 func labelName(sid string) string {
-	switch sid {
-	case "S-1-16-0":
-		return "Untrusted"
-	case "S-1-16-4096":
-		return "Low"
-	case "S-1-16-8192":
-		return "Medium"
-	case "S-1-16-8448":
-		return "MediumPlus"
-	case "S-1-16-12288":
-		return "High"
-	case "S-1-16-16384":
-		return "System"
-	case "S-1-16-20480":
-		return "Protected"
+	if n := source.IntegrityName(sid); n != sid {
+		return n
 	}
 	return ""
 }

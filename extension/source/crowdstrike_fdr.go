@@ -162,7 +162,7 @@ func fdrEvent(doc map[string]any) *events.Event {
 	if il := str(doc, "IntegrityLevel"); il != "" {
 		// A mandatory label RID in decimal (8192 is Medium).
 		if n, err := strconv.ParseUint(il, 10, 32); err == nil {
-			if name := integrityName("S-1-16-" + strconv.FormatUint(n, 10)); !strings.HasPrefix(name, "S-") {
+			if name := IntegrityName("S-1-16-" + strconv.FormatUint(n, 10)); !strings.HasPrefix(name, "S-") {
 				ev.IntegrityLevel = name
 			}
 		}

@@ -29,7 +29,7 @@ func security4688(rec *winRecord) *events.Event {
 		Path:           d("NewProcessName"),
 		Cmdline:        strings.TrimRight(d("CommandLine"), "\x00"),
 		ParentPath:     d("ParentProcessName"),
-		IntegrityLevel: integrityName(d("MandatoryLabel")),
+		IntegrityLevel: IntegrityName(d("MandatoryLabel")),
 	}
 	ev.Name = winBase(ev.Path)
 	ev.ParentName = winBase(ev.ParentPath)
@@ -64,8 +64,9 @@ func securityEID(rec *winRecord, pid int64) string {
 		strconv.FormatInt(pid, 10), strconv.FormatInt(sec, 10))
 }
 
-// integrityName names a mandatory label SID as Sysmon names the level.
-func integrityName(sid string) string {
+// IntegrityName names a mandatory label SID as Sysmon names the level
+// (System, High, ...); a SID it does not know is returned as it is.
+func IntegrityName(sid string) string {
 	switch strings.ToUpper(sid) {
 	case "S-1-16-0":
 		return "Untrusted"
