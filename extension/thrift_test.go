@@ -53,6 +53,10 @@ type fakeOsqueryd struct {
 	registry     osquery.ExtensionRegistry
 	registered   chan struct{}
 	deregistered chan struct{}
+	// query answers the Query call when set: what osqueryd's SQL engine
+	// would return.
+	query func(sql string) ([]map[string]string, error)
+	queries int
 }
 
 const fakeUUID = 7
@@ -83,8 +87,26 @@ func (f *fakeOsqueryd) DeregisterExtension(_ context.Context, uuid osquery.Exten
 	}
 	return &osquery.ExtensionStatus{Code: 0, Message: "OK"}, nil
 }
-func (f *fakeOsqueryd) Query(context.Context, string) (*osquery.ExtensionResponse, error) {
-	return &osquery.ExtensionResponse{Status: &osquery.ExtensionStatus{Code: 1, Message: "no SQL here"}}, nil
+// answer makes Query answer with fn.
+func (f *fakeOsqueryd) answer(fn func(sql string) ([]map[string]string, error)) {
+	f.mu.Lock()
+	f.query = fn
+	f.mu.Unlock()
+}
+
+func (f *fakeOsqueryd) Query(_ context.Context, sql string) (*osquery.ExtensionResponse, error) {
+	f.mu.Lock()
+	f.queries++
+	q := f.query
+	f.mu.Unlock()
+	if q == nil {
+		return &osquery.ExtensionResponse{Status: &osquery.ExtensionStatus{Code: 1, Message: "no SQL here"}}, nil
+	}
+	rows, err := q(sql)
+	if err != nil {
+		return &osquery.ExtensionResponse{Status: &osquery.ExtensionStatus{Code: 1, Message: err.Error()}}, nil
+	}
+	return &osquery.ExtensionResponse{Status: &osquery.ExtensionStatus{Code: 0, Message: "OK"}, Response: rows}, nil
 }
 func (f *fakeOsqueryd) GetQueryColumns(context.Context, string) (*osquery.ExtensionResponse, error) {
 	return &osquery.ExtensionResponse{Status: &osquery.ExtensionStatus{Code: 1, Message: "no SQL here"}}, nil
