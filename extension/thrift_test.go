@@ -55,7 +55,7 @@ type fakeOsqueryd struct {
 	deregistered chan struct{}
 	// query answers the Query call when set: what osqueryd's SQL engine
 	// would return.
-	query func(sql string) ([]map[string]string, error)
+	query   func(sql string) ([]map[string]string, error)
 	queries int
 }
 
@@ -87,6 +87,7 @@ func (f *fakeOsqueryd) DeregisterExtension(_ context.Context, uuid osquery.Exten
 	}
 	return &osquery.ExtensionStatus{Code: 0, Message: "OK"}, nil
 }
+
 // answer makes Query answer with fn.
 func (f *fakeOsqueryd) answer(fn func(sql string) ([]map[string]string, error)) {
 	f.mu.Lock()
