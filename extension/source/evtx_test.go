@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/Velocidex/ordereddict"
+
 	"scsweep/extension/schema/peers"
 )
 
@@ -100,5 +102,19 @@ func TestEVTXFromPipe(t *testing.T) {
 	fromFile, _ := importFile(t, filepath.Join(peers.Path(t, "telemetry/sysmon_evtx_sigma/proc_creation_win_powershell_base64_invoke"), "6385697e-9f1b-40bd-8817-f4a91f40508e.evtx"), "sysmon-evtx")
 	if len(evs) != 1 || len(fromFile) != 1 || evs[0].EID != fromFile[0].EID {
 		t.Fatalf("got %d events from a pipe and %d from the file, want the same one", len(evs), len(fromFile))
+	}
+}
+
+// A nested BinXML structure has no text of its own, even though the
+// library's dict type prints itself.
+func TestEvtxTextOfNestedValues(t *testing.T) {
+	d := ordereddict.NewDict().Set("a", "b")
+	for _, v := range []any{d, []interface{}{"x"}} {
+		if got := evtxText(v); got != "" {
+			t.Errorf("evtxText(%T): got %q, want empty", v, got)
+		}
+	}
+	if got := evtxText([]byte{0xab, 0x01}); got != "AB01" {
+		t.Errorf("evtxText(bytes): got %q, want AB01", got)
 	}
 }

@@ -293,10 +293,12 @@ func evtxText(v interface{}) string {
 		return strings.ToUpper(fmt.Sprintf("%x", x))
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64)
+	case *ordereddict.Dict, []interface{}:
+		// Nested structures have no text of their own; checked before
+		// Stringer, which *ordereddict.Dict also is.
+		return ""
 	case fmt.Stringer:
 		return x.String()
-	case *ordereddict.Dict, []interface{}:
-		return ""
 	}
 	return fmt.Sprint(v)
 }
