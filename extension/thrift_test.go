@@ -202,12 +202,13 @@ type extension struct {
 func startExtension(t testing.TB, sock, eventsDB string) (*extension, *fakeOsqueryd) {
 	t.Helper()
 	f := startFakeOsqueryd(t, sock)
-	cmd := exec.Command(extBinary, "--socket", sock, "--timeout", "3", "--interval", "3", "--verbose",
-		"--events-db", eventsDB, "--config", filepath.Join(t.TempDir(), "none.conf"))
-	// A named config that is missing must fail; give an empty one instead.
+	// An empty config file: the defaults, not whatever /etc holds.
 	cfg := filepath.Join(t.TempDir(), "scsweep.conf")
-	os.WriteFile(cfg, []byte("{}"), 0o600)
-	cmd.Args[len(cmd.Args)-1] = cfg
+	if err := os.WriteFile(cfg, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(extBinary, "--socket", sock, "--timeout", "3", "--interval", "3", "--verbose",
+		"--events-db", eventsDB, "--config", cfg)
 	e := &extension{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = e.stderr
 	if err := cmd.Start(); err != nil {
@@ -232,7 +233,7 @@ func startExtension(t testing.TB, sock, eventsDB string) (*extension, *fakeOsque
 	}
 	// osqueryd wraps its extension sockets in a buffered transport too.
 	e.trans = thrift.NewTBufferedTransport(trans, 64<<10)
-	e.client = osquery.NewExtensionClientFactory(e.trans, thrift.NewTBinaryProtocolFactoryDefault())
+	e.client = osquery.NewExtensionClientFactory(e.trans, thrift.NewTBinaryProtocolFactoryConf(nil))
 	return e, f
 }
 

@@ -84,7 +84,7 @@ func serve(dataDir, listen, apiListen, rulesDir string, certHosts []string, sche
 		return err
 	}
 	defer st.Close()
-	rs, err := loadRules(rulesDir)
+	rs, err := loadRules(rulesDir, logger)
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func serve(dataDir, listen, apiListen, rulesDir string, certHosts []string, sche
 
 // loadRules is the bundled rules plus those of dir; a rule in dir with a
 // bundled rule's id replaces it.
-func loadRules(dir string) ([]*rules.Rule, error) {
+func loadRules(dir string, logger *slog.Logger) ([]*rules.Rule, error) {
 	rs, err := rules.Bundled()
 	if err != nil {
 		return nil, err
@@ -173,7 +173,7 @@ func loadRules(dir string) ([]*rules.Rule, error) {
 		return nil, err
 	}
 	if err != nil {
-		slog.Warn("some rules were refused", "err", err)
+		logger.Warn("some rules were refused", "err", err)
 	}
 	byID := map[string]int{}
 	for i, r := range rs {

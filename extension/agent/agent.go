@@ -110,7 +110,6 @@ type heldResult struct {
 type conn struct {
 	ws  *websocket.Conn
 	wmu sync.Mutex
-	to  time.Duration
 }
 
 func (c *conn) write(b []byte, timeout time.Duration) error {

@@ -34,9 +34,7 @@ func (a *Agent) session(ctx context.Context) error {
 	} else {
 		hello.NodeKey = a.nodeKey
 	}
-	for _, r := range a.order {
-		hello.Held = append(hello.Held, r)
-	}
+	hello.Held = append(hello.Held, a.order...)
 	for r := range a.running {
 		hello.Held = append(hello.Held, r)
 	}

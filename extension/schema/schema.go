@@ -84,7 +84,7 @@ func (t *Table) ColumnForECS(field string) (Column, bool) {
 
 var tables = []*Table{&ProcessLineageEvents}
 
-// Register adds a table to the list Tables returns. It is called from init
+// register adds a table to the list Tables returns. It is called from init
 // functions of this package only, so the list is complete before main runs.
 func register(t *Table) { tables = append(tables, t) }
 

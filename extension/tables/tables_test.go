@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -145,19 +146,9 @@ func TestFilterFromContext(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %s %s%v", c.Column, c.Op, c.Value, c.Values))
 	}
 	want := []string{"name IN [cmd.exe pwsh.exe]", "parent_name LIKE s%[]", "time < 20[]", "time >= 10[]"}
-	sortStrings(got)
+	sort.Strings(got)
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
-	}
-}
-
-func sortStrings(s []string) {
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
 	}
 }
 

@@ -50,22 +50,14 @@ func inList(vals []string) string {
 // pivots builds the host's evidence queries from its matched events' rows.
 func pivots(matches []match) []pivot {
 	var parents, children, pids []string
-	seen := map[string]bool{}
-	add := func(list *[]string, v string) {
-		if v != "" && !seen[v] {
-			seen[v] = true
-			*list = append(*list, v)
-		}
-	}
 	for _, m := range matches {
-		add(&parents, m.row["parent_entity_id"])
-		add(&children, m.row["entity_id"])
-		if pid := m.row["pid"]; pid != "" {
-			if _, err := strconv.ParseInt(pid, 10, 64); err == nil {
-				add(&pids, "pid:"+pid)
-			}
+		parents = append(parents, m.row["parent_entity_id"])
+		children = append(children, m.row["entity_id"])
+		if _, err := strconv.ParseInt(m.row["pid"], 10, 64); err == nil {
+			pids = append(pids, m.row["pid"])
 		}
 	}
+	parents, children, pids = distinct(parents), distinct(children), distinct(pids)
 	const procCols = "eid, datetime(time, 'unixepoch') AS started, pid, entity_id, name, pe_original_file_name, cmdline, path, parent_entity_id, parent_name, sha256, signature_status, signature_subject"
 	var ps []pivot
 	if len(parents) > 0 {
@@ -75,17 +67,26 @@ func pivots(matches []match) []pivot {
 		ps = append(ps, pivot{"descendants", "SELECT " + procCols + " FROM process_lineage_events WHERE parent_entity_id IN " + inList(children) + " ORDER BY time"})
 	}
 	if len(pids) > 0 {
-		nums := make([]string, len(pids))
-		for i, p := range pids {
-			nums[i] = strings.TrimPrefix(p, "pid:")
-		}
-		ps = append(ps, pivot{"network", "SELECT pid, protocol, local_address, local_port, remote_address, remote_port, state FROM process_open_sockets WHERE pid IN (" + strings.Join(nums, ", ") + ")"})
+		ps = append(ps, pivot{"network", "SELECT pid, protocol, local_address, local_port, remote_address, remote_port, state FROM process_open_sockets WHERE pid IN (" + strings.Join(pids, ", ") + ")"})
 	}
 	return append(ps,
 		pivot{"screenconnect_servers", "SELECT root, role, version, vulnerable, service_name, service_state, binary_path, binary_sha256, signature_status, signer_subject, signer_trusted FROM screenconnect_servers"},
 		pivot{"screenconnect_admins", "SELECT root, name, email, roles, created, last_login, first_seen, path FROM screenconnect_users WHERE is_admin = 1"},
 		pivot{"screenconnect_suspicious_files", "SELECT root, relative_path, kind, size, mtime, sha256, suspicion FROM screenconnect_extensions WHERE suspicion != ''"},
 	)
+}
+
+// distinct drops empty and repeated values, keeping the first order.
+func distinct(vals []string) []string {
+	seen := map[string]bool{"": true}
+	out := vals[:0]
+	for _, v := range vals {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // gatherEvidence runs the pivots on every host with new alerts, all at
